@@ -1,0 +1,186 @@
+// One errors module: every error Sluice raises on purpose is a named class with a
+// stable code (SLUICE_ERR_*) and the HTTP status it maps to, so that the server maps
+// errors to responses in one place and callers can branch on `code`, never on text.
+
+export abstract class SluiceError extends Error {
+  abstract readonly code: string;
+  /** HTTP status used when this error reaches an HTTP client. */
+  readonly statusCode: number = 500;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+  /** Short machine-readable reason for JSON bodies: `{"error": message, "reason": reason}`. */
+  get reason(): string {
+    return this.code;
+  }
+}
+
+/** The request is not a valid CloudEvent (or batch of them). */
+export class InvalidEventError extends SluiceError {
+  readonly code = 'SLUICE_ERR_INVALID_EVENT';
+  override readonly statusCode = 400;
+}
+
+/** No channel, broker or source at the address. */
+export class NotFoundError extends SluiceError {
+  readonly code = 'SLUICE_ERR_NOT_FOUND';
+  override readonly statusCode = 404;
+}
+
+export class MethodNotAllowedError extends SluiceError {
+  readonly code = 'SLUICE_ERR_METHOD_NOT_ALLOWED';
+  override readonly statusCode = 405;
+}
+
+export class PayloadTooLargeError extends SluiceError {
+  readonly code = 'SLUICE_ERR_PAYLOAD_TOO_LARGE';
+  override readonly statusCode = 413;
+}
+
+/** A bounded buffer is full: the client should retry later (429). */
+export class ChannelFullError extends SluiceError {
+  readonly code = 'SLUICE_ERR_CHANNEL_FULL';
+  override readonly statusCode = 429;
+}
+
+/** Sluice cannot take the event right now (shutting down, backend unreachable): 503. */
+export class UnavailableError extends SluiceError {
+  readonly code = 'SLUICE_ERR_UNAVAILABLE';
+  override readonly statusCode = 503;
+}
+
+/** The target exists but is not ready (invalid resource, backend not connected): 503. */
+export class NotReadyError extends SluiceError {
+  readonly code = 'SLUICE_ERR_NOT_READY';
+  override readonly statusCode = 503;
+}
+
+/** An ISO-8601 duration (or other scalar option) could not be parsed. */
+export class InvalidDurationError extends SluiceError {
+  readonly code = 'SLUICE_ERR_INVALID_DURATION';
+  override readonly statusCode = 400;
+}
+
+/** Bad options given to a constructor or a CLI flag. */
+export class InvalidOptionError extends SluiceError {
+  readonly code = 'SLUICE_ERR_INVALID_OPTION';
+  override readonly statusCode = 400;
+}
+
+/** Where a resource came from, for messages like `config/subs.yaml#2 Subscription default/x: ...`. */
+export interface ResourceOrigin {
+  file: string;
+  /** 1-based index of the YAML document within the file. */
+  document: number;
+}
+
+export interface ResourceIssue {
+  /** Dotted field path, e.g. `spec.delivery.backoffDelay`; empty for the document itself. */
+  path: string;
+  message: string;
+}
+
+/** A resource document failed validation; `message` is the full human line(s). */
+export class ResourceValidationError extends SluiceError {
+  readonly code = 'SLUICE_ERR_INVALID_RESOURCE';
+  override readonly statusCode = 400;
+  readonly origin: ResourceOrigin | undefined;
+  readonly kind: string | undefined;
+  readonly resourceName: string | undefined;
+  readonly issues: readonly ResourceIssue[];
+  constructor(
+    args: { origin?: ResourceOrigin; kind?: string; name?: string; issues: ResourceIssue[] },
+    options?: { cause?: unknown },
+  ) {
+    super(formatResourceIssues(args), options);
+    this.origin = args.origin;
+    this.kind = args.kind;
+    this.resourceName = args.name;
+    this.issues = args.issues;
+  }
+}
+
+export function formatResourceIssues(args: {
+  origin?: ResourceOrigin;
+  kind?: string;
+  name?: string;
+  issues: readonly ResourceIssue[];
+}): string {
+  const where = args.origin ? `${args.origin.file}#${args.origin.document}` : '';
+  const what = [args.kind, args.name].filter(Boolean).join(' ');
+  const prefix = [where, what].filter(Boolean).join(' ');
+  return args.issues
+    .map((i) => `${prefix ? prefix + ': ' : ''}${i.path ? i.path + ': ' : ''}${i.message}`)
+    .join('\n');
+}
+
+/** A file could not be read or parsed as YAML at all. */
+export class ConfigFileError extends SluiceError {
+  readonly code = 'SLUICE_ERR_CONFIG_FILE';
+  override readonly statusCode = 400;
+}
+
+/** HTTP status for any thrown value: SluiceErrors carry theirs; fastify errors carry `statusCode`. */
+export function httpStatusOf(err: unknown): number {
+  if (err instanceof SluiceError) return err.statusCode;
+  const s = (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof s === 'number' && s >= 400 && s < 600 ? s : 500;
+}
+
+/** The Kubernetes API server refused a request or could not be reached (ApiServerSource). */
+export class KubeApiError extends SluiceError {
+  readonly code = 'SLUICE_ERR_KUBE_API';
+  override readonly statusCode = 502;
+  /** HTTP status the API server answered with; undefined when it could not be reached. */
+  readonly status: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options);
+    this.status = options?.status;
+  }
+}
+
+/** The activator holds too many deliveries for a service that is waking up (retryable 503). */
+export class ActivatorQueueFullError extends SluiceError {
+  readonly code = 'SLUICE_ERR_ACTIVATOR_QUEUE_FULL';
+  override readonly statusCode = 503;
+}
+
+/** A held delivery waited longer than the activator's timeout for a ready replica (retryable 503). */
+export class ActivatorTimeoutError extends SluiceError {
+  readonly code = 'SLUICE_ERR_ACTIVATOR_TIMEOUT';
+  override readonly statusCode = 503;
+}
+
+/** A scaled service cannot take requests (removed, shutting down, replica lost mid-request): retryable 503. */
+export class ServiceUnavailableError extends SluiceError {
+  readonly code = 'SLUICE_ERR_SERVICE_UNAVAILABLE';
+  override readonly statusCode = 503;
+}
+
+/** One delivery attempt to a subscriber (or reply/dead-letter sink) took longer than its timeout. */
+export class DeliveryTimeoutError extends SluiceError {
+  readonly code = 'SLUICE_ERR_DELIVERY_TIMEOUT';
+  override readonly statusCode = 504;
+}
+
+/** A webhook request's signature (GitHub's X-Hub-Signature-256) is missing or wrong: 401, nothing emitted. */
+export class WebhookSignatureError extends SluiceError {
+  readonly code = 'SLUICE_ERR_WEBHOOK_SIGNATURE';
+  override readonly statusCode = 401;
+}
+
+/** The GitHub API refused a request (webhook registration) or could not be reached. */
+export class GitHubApiError extends SluiceError {
+  readonly code = 'SLUICE_ERR_GITHUB_API';
+  override readonly statusCode = 502;
+  /** HTTP status GitHub answered with; undefined when it could not be reached. */
+  readonly status: number | undefined;
+  /** GitHub's own `message` from the error body, when there was one. */
+  readonly githubMessage: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; status?: number; githubMessage?: string }) {
+    super(message, options);
+    this.status = options?.status;
+    this.githubMessage = options?.githubMessage;
+  }
+}
