@@ -1,0 +1,41 @@
+// The resource model: Knative-shaped YAML in, validated resources out, and the store
+// the reconcilers watch.
+export type {
+  ApplyOutcome,
+  ChannelSpec,
+  ChannelTemplate,
+  Condition,
+  Destination,
+  InMemoryChannelSpec,
+  KReference,
+  LoadedResource,
+  LoadResult,
+  ObjectMeta,
+  Resource,
+  ResourceEvent,
+  ResourceStatus,
+  SecretEvent,
+  SecretResource,
+  SubscriptionSpec,
+} from './types.js';
+export { nsName } from './types.js';
+export {
+  defaultDestinationNamespace,
+  deliverySpecSchema,
+  destinationSchema,
+  isoDurationSchema,
+  kReferenceSchema,
+  namespaceSchema,
+  objectMetaSchema,
+  resourceNameSchema,
+  SERVER_SET_METADATA_FIELDS,
+  stringMapSchema,
+} from './common-schemas.js';
+export { apiGroup, ResourceKindRegistry, type KindContext, type KindDefinition } from './kind-registry.js';
+export { channelKind, createCoreKinds, DEFAULT_CHANNEL_TEMPLATE, inMemoryChannelKind, MESSAGING_V1, subscriptionKind } from './core-kinds.js';
+export { isSecretResource, secretKind, toSecretResource, type SecretContent } from './secret-kind.js';
+export { kindContext, validateResourceObject, type ResourceLoadOptions, type ValidatedObject } from './validate-resource.js';
+export { loadResources, parseResourcesText } from './load-resources.js';
+export { ResourceStore, type ApplyAllSummary, type ResourceStoreOptions } from './resource-store.js';
+export { isReady, readyCondition, readyStatus } from './status.js';
+export { describeValue, formatPath, parseWith, translateZodIssues, type PathSegment } from './zod-issues.js';
