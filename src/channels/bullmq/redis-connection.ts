@@ -1,0 +1,123 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { InvalidOptionError } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
+
+export interface RedisConnectionOptions {
+  /** `redis://[user:pass@]host:port[/db]` or `rediss://` for TLS. */
+  url?: string;
+  host?: string;
+  port?: number;
+  username?: string;
+  password?: string;
+  db?: number;
+  /** TLS on (system CAs) or ioredis/Node TLS options. */
+  tls?: boolean | { ca?: string; cert?: string; key?: string; servername?: string };
+  /** BullMQ key prefix (default `sluice`); every key Sluice writes starts with it. */
+  prefix?: string;
+  /** Longest wait for Redis on a publish before answering 503 (ms, default 3000). */
+  commandTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export type RedisConnectionListener = (connected: boolean) => void;
+
+/**
+ * The Redis connections shared by every RedisChannel of a broker:
+ * - `publisher`: no offline queue and a command timeout, so that while Redis is down a
+ *   publish fails at once (503) instead of waiting in a client-side queue, where it
+ *   would be lost on a crash after the client was told "accepted";
+ * - `worker`: `maxRetriesPerRequest: null` as BullMQ workers require (they wait for
+ *   Redis to come back); BullMQ duplicates it for each worker's blocking connection.
+ * Both reconnect forever.
+ */
+export class RedisConnectionManager {
+  readonly prefix: string;
+  readonly publisher: Redis;
+  readonly worker: Redis;
+  readonly commandTimeoutMs: number;
+  #listeners = new Set<RedisConnectionListener>();
+  #closed = false;
+  #wasReady = false;
+
+  constructor(options: RedisConnectionOptions) {
+    const commandTimeoutMs = options.commandTimeoutMs ?? 3000;
+    if (!Number.isFinite(commandTimeoutMs) || commandTimeoutMs <= 0) {
+      throw new InvalidOptionError(`Redis commandTimeoutMs must be a positive number, got ${String(commandTimeoutMs)}`);
+    }
+    const prefix = options.prefix ?? 'sluice';
+    if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) throw new InvalidOptionError(`Redis prefix ${JSON.stringify(prefix)} may only use letters, digits, _ . -`);
+    this.prefix = prefix;
+    this.commandTimeoutMs = commandTimeoutMs;
+    const base: RedisOptions = {
+      // Reconnect forever, at most every 2 s: a broker outlives a Redis restart.
+      retryStrategy: (times) => Math.min(100 * times, 2000),
+      lazyConnect: false,
+    };
+    if (options.url) {
+      let u: URL;
+      try {
+        u = new URL(options.url);
+      } catch {
+        throw new InvalidOptionError(`Redis url ${JSON.stringify(options.url)} is not a URL`);
+      }
+      if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new InvalidOptionError(`Redis url must start with redis:// or rediss://, got ${u.protocol}`);
+      base.host = u.hostname;
+      base.port = u.port ? Number(u.port) : 6379;
+      if (u.username) base.username = decodeURIComponent(u.username);
+      if (u.password) base.password = decodeURIComponent(u.password);
+      if (u.pathname.length > 1) base.db = Number(u.pathname.slice(1));
+      if (u.protocol === 'rediss:') base.tls = {};
+    }
+    if (options.host) base.host = options.host;
+    if (options.port !== undefined) base.port = options.port;
+    if (options.username) base.username = options.username;
+    if (options.password) base.password = options.password;
+    if (options.db !== undefined) base.db = options.db;
+    if (options.tls) base.tls = options.tls === true ? {} : { ...options.tls };
+    if (!base.host) throw new InvalidOptionError('Redis needs a url or a host');
+    if (base.db !== undefined && (!Number.isInteger(base.db) || base.db < 0)) throw new InvalidOptionError('Redis db must be a non-negative integer');
+
+    this.publisher = new Redis({ ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs, connectionName: 'sluice-publisher' });
+    this.worker = new Redis({ ...base, maxRetriesPerRequest: null, connectionName: 'sluice-worker' });
+    const log = options.logger;
+    // Without 'error' listeners ioredis prints every reconnect failure to stderr.
+    this.publisher.on('error', (e: Error) => log?.debug({ err: e }, 'Redis publisher connection error'));
+    this.worker.on('error', (e: Error) => log?.debug({ err: e }, 'Redis worker connection error'));
+    this.publisher.on('ready', () => {
+      if (this.#wasReady) log?.info('Redis reconnected');
+      this.#wasReady = true;
+      this.#emit(true);
+    });
+    this.publisher.on('close', () => {
+      if (!this.#closed) log?.warn('Redis connection lost; reconnecting');
+      this.#emit(false);
+    });
+  }
+
+  isConnected(): boolean {
+    return !this.#closed && this.publisher.status === 'ready';
+  }
+
+  onChange(listener: RedisConnectionListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(up: boolean): void {
+    for (const l of this.#listeners) {
+      try {
+        l(up);
+      } catch {
+        // one listener's failure must not hide the state change from the others
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of [this.publisher, this.worker]) {
+      await c.quit().catch(() => c.disconnect());
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import type { SluiceEvent } from '../events/types.js';
+
+/**
+ * The Channel contract. A channel stores events and hands each one to every
+ * subscription independently. It knows nothing about HTTP delivery: the dispatcher
+ * gives it a handler per subscription, and the handler's result says whether the event
+ * is finished for that subscription (delivered, dead-lettered or dropped) or must be
+ * offered again later. Backends own redelivery so that durable ones (JetStream,
+ * BullMQ) keep pending retries across a restart.
+ */
+export interface Channel {
+  /** The resource kind that built this channel (`InMemoryChannel`, `NatsJetStreamChannel`...). */
+  readonly kind: string;
+  /**
+   * Resolves once the event is stored (for a durable backend: once the backend
+   * acknowledged the write). Rejects with ChannelFullError (429) when a bound is reached
+   * and UnavailableError (503) when the channel cannot take events now.
+   */
+  publish(event: SluiceEvent): Promise<void>;
+  /**
+   * Publishes several events; resolves once all are stored. Backends may make this
+   * atomic; the default behaviour is all-or-error per event in order.
+   */
+  publishBatch?(events: readonly SluiceEvent[]): Promise<void>;
+  /** Starts (or replaces, when the id exists) a subscription's consumption. */
+  subscribe(subscription: ChannelSubscription): Promise<void>;
+  /** Stops a subscription; `purge` also removes what the backend keeps for it. */
+  unsubscribe(id: string, options?: { purge?: boolean }): Promise<void>;
+  /** Whether the channel can take events now (backend connected). */
+  ready(): boolean;
+  stats(): ChannelStats;
+  /**
+   * Stops accepting, then waits until every accepted event is finished or `deadline`
+   * (epoch ms) passes, then releases resources. Idempotent.
+   */
+  close(options?: { deadline?: number }): Promise<void>;
+  /** Removes what the backend created for this channel (stream, queues). */
+  destroy?(): Promise<void>;
+}
+
+export interface ChannelSubscription {
+  /** Stable id, unique within the channel (the Subscription's `namespace/name`). */
+  readonly id: string;
+  /** At most this many events in the handler at once for this subscription. */
+  readonly maxInFlight: number;
+  /** Delivery attempts after which the dispatcher gives up (retry + 1); backends may use it. */
+  readonly maxAttempts: number;
+  readonly handler: DeliveryHandler;
+}
+
+export interface DeliveryContext {
+  /** 1-based attempt number for this event and subscription. */
+  readonly attempt: number;
+  /** Call during long work so that a backend with an ack deadline extends it. */
+  readonly working?: () => void;
+}
+
+/** What the handler tells the channel. */
+export type DeliveryResult =
+  | { readonly outcome: 'done' }
+  | { readonly outcome: 'retry'; readonly delayMs: number };
+
+export type DeliveryHandler = (event: SluiceEvent, context: DeliveryContext) => Promise<DeliveryResult>;
+
+export interface SubscriptionStats {
+  /** Events accepted but not yet finished for this subscription (queued + in flight + waiting to retry). */
+  readonly backlog: number;
+  readonly inFlight: number;
+}
+
+export interface ChannelStats {
+  /** Events held by the channel (the buffer depth). */
+  readonly depth: number;
+  readonly capacity: number;
+  readonly subscriptions: Readonly<Record<string, SubscriptionStats>>;
+}
+
+/** What a backend factory receives to build one channel. */
+export interface ChannelBuildContext {
+  readonly namespace: string;
+  readonly name: string;
+  /** The channel's backend-specific spec (e.g. InMemoryChannel.spec). */
+  readonly spec: Readonly<Record<string, unknown>>;
+}
+
+export type ChannelFactory = (context: ChannelBuildContext) => Channel;

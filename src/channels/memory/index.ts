@@ -1,0 +1,1 @@
+export { MemoryChannel, createMemoryChannelFactory, DEFAULT_MEMORY_CAPACITY } from './memory-channel.js';
