@@ -1,0 +1,411 @@
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent } from 'undici';
+import type { Logger } from 'pino';
+import type { DeliveryContext, DeliveryHandler, DeliveryResult } from '../channels/channel.js';
+import { InvalidEventError, InvalidOptionError, UnavailableError } from '../errors.js';
+import { parseHttpResponseEvent } from '../events/index.js';
+import type { SluiceEvent } from '../events/types.js';
+import { responseCodeClass, type Metrics } from '../observability/metrics.js';
+import { MAX_RETRY_DELAY_MS, retryDelayMs } from '../subscriptions/backoff.js';
+import type { DeliveryPolicy } from '../subscriptions/delivery-spec.js';
+import { MAX_ERROR_DATA_BYTES, deadLetterEvent } from './dead-letter-event.js';
+import { EMPTY, isRetryableStatus, postEvent } from './http-post.js';
+import type { AttemptInfo, DeliveryObserver, DeliveryTarget, EndpointLease, OutcomeInfo, SendOptions, SendResult } from './types.js';
+import { validateTarget } from './validate-target.js';
+
+export interface DispatcherOptions {
+  logger: Logger;
+  metrics: Metrics;
+  /** Per-attempt timeout when a policy sets none (default 30 s). */
+  defaultTimeoutMs?: number;
+  /**
+   * Keep-alive connections per origin (default 128). Attempts beyond it queue inside the
+   * pool, and that wait counts against their timeout, so keep it at or above the
+   * channels' in-flight limit for one subscriber (the runtime's default is 100).
+   */
+  connectionsPerOrigin?: number;
+  /** Largest reply body read from a 200 (default 1 MiB, the ingress default); larger replies are ignored. */
+  maxReplyBytes?: number;
+  observer?: DeliveryObserver;
+}
+
+export const DEFAULT_DELIVERY_TIMEOUT_MS = 30_000;
+const DEFAULT_CONNECTIONS_PER_ORIGIN = 128;
+const DEFAULT_MAX_REPLY_BYTES = 1024 * 1024;
+/** A channel still calling a closed dispatcher gets the event back after this pause, not in a hot loop. */
+const CLOSED_RETRY_DELAY_MS = 1000;
+const PREFER_REPLY: Readonly<Record<string, string>> = Object.freeze({ prefer: 'reply' });
+const DONE: DeliveryResult = Object.freeze({ outcome: 'done' });
+
+type Labels = { namespace_name: string; resource: string; subscription: string };
+
+/** A target with what every delivery to it reuses. */
+interface Bound {
+  readonly target: DeliveryTarget;
+  readonly labels: Labels;
+  readonly log: Logger;
+}
+
+/**
+ * Delivers events to subscribers with Knative's data-plane contract. Each handler call
+ * makes one attempt to the subscriber and tells the channel what next: done (delivered,
+ * dead-lettered or dropped) or retry after a delay. The channel owns waiting and
+ * redelivery, so a durable backend keeps pending retries across restarts. Replies and
+ * dead letters are retried inline (with the same policy) because they belong to the
+ * attempt that produced them. Handlers never throw.
+ */
+export class Dispatcher {
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #observer: DeliveryObserver | undefined;
+  readonly #defaultTimeoutMs: number;
+  readonly #maxReplyBytes: number;
+  readonly #agent: Agent;
+  readonly #closing = new AbortController();
+  #closed: Promise<void> | undefined;
+
+  constructor(options: DispatcherOptions) {
+    if (!options || typeof options !== 'object') throw new InvalidOptionError('Dispatcher options are required');
+    if (typeof options.logger?.child !== 'function') throw new InvalidOptionError('Dispatcher: logger must be a pino logger');
+    if (typeof options.metrics?.deliveries?.inc !== 'function') throw new InvalidOptionError('Dispatcher: metrics must be a Metrics instance');
+    const observer = options.observer;
+    if (observer !== undefined && (typeof observer !== 'object' || observer === null)) {
+      throw new InvalidOptionError('Dispatcher: observer must be an object with onAttempt/onOutcome');
+    }
+    this.#defaultTimeoutMs = positiveInt(options.defaultTimeoutMs, DEFAULT_DELIVERY_TIMEOUT_MS, 'defaultTimeoutMs', MAX_RETRY_DELAY_MS);
+    const connections = positiveInt(options.connectionsPerOrigin, DEFAULT_CONNECTIONS_PER_ORIGIN, 'connectionsPerOrigin', 65_536);
+    this.#maxReplyBytes = positiveInt(options.maxReplyBytes, DEFAULT_MAX_REPLY_BYTES, 'maxReplyBytes', 2 ** 30);
+    this.#log = options.logger;
+    this.#metrics = options.metrics;
+    this.#observer = observer;
+    this.#agent = new Agent({ connections });
+    // Every in-flight attempt and backoff wait listens on this one signal; hundreds at
+    // once are normal, not the leak Node's listener warning is meant to catch.
+    setMaxListeners(0, this.#closing.signal);
+  }
+
+  /** The handler a channel calls for one subscription. Throws InvalidOptionError for a bad target. */
+  handlerFor(target: DeliveryTarget): DeliveryHandler {
+    validateTarget(target);
+    const labels = { namespace_name: target.namespace, resource: target.resource, subscription: target.subscription };
+    const bound: Bound = {
+      target,
+      labels,
+      log: this.#log.child({ namespace: target.namespace, resource: target.resource, subscription: target.subscription }),
+    };
+    return (event, context) => this.#handle(bound, event, context);
+  }
+
+  /**
+   * One plain POST of an event in binary mode (sources, replies). Resolves with the
+   * outcome, failures included; rejects only for a URL that is not http(s).
+   */
+  async send(url: string, event: SluiceEvent, options: SendOptions = {}): Promise<SendResult> {
+    checkSendUrl(url);
+    const timeoutMs = positiveInt(options.timeoutMs, this.#defaultTimeoutMs, 'timeoutMs', MAX_RETRY_DELAY_MS);
+    const maxBodyBytes = options.maxBodyBytes ?? MAX_ERROR_DATA_BYTES;
+    if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) throw new InvalidOptionError('maxBodyBytes must be a non-negative integer');
+    const own = options.signal;
+    if (!own) return postEvent(url, event, { agent: this.#agent, timeoutMs, signal: this.#closing.signal, maxBodyBytes, headers: options.headers });
+    // The caller's signal and close() both abort the request (linked by hand, see postEvent).
+    const both = new AbortController();
+    const stop = (s: AbortSignal) => () => both.abort(s.reason);
+    const onOwn = stop(own);
+    const onClose = stop(this.#closing.signal);
+    if (own.aborted) onOwn();
+    own.addEventListener('abort', onOwn, { once: true });
+    this.#closing.signal.addEventListener('abort', onClose, { once: true });
+    try {
+      return await postEvent(url, event, { agent: this.#agent, timeoutMs, signal: both.signal, maxBodyBytes, headers: options.headers });
+    } finally {
+      own.removeEventListener('abort', onOwn);
+      this.#closing.signal.removeEventListener('abort', onClose);
+    }
+  }
+
+  /**
+   * POSTs an event, retrying retryable failures with the policy's backoff (inline, so
+   * use it where nobody else owns redelivery). Resolves with the last result.
+   */
+  async sendWithRetry(url: string, event: SluiceEvent, policy: DeliveryPolicy, options: { working?: () => void } = {}): Promise<SendResult> {
+    checkSendUrl(url);
+    return this.#sendWithRetry(url, event, policy, options.working);
+  }
+
+  get closed(): boolean {
+    return this.#closing.signal.aborted;
+  }
+
+  /**
+   * Aborts in-flight attempts and inline backoff waits (their events go back to the
+   * channel for redelivery, never to the dead-letter sink) and closes the connections.
+   * Close the channels first so that they drain. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing.abort(new UnavailableError('the dispatcher is closed'));
+      await this.#agent.destroy().catch(() => {});
+    })();
+    return this.#closed;
+  }
+
+  async #handle(b: Bound, event: SluiceEvent, context: DeliveryContext | undefined): Promise<DeliveryResult> {
+    const attempt = Number.isSafeInteger(context?.attempt) && context!.attempt >= 1 ? context!.attempt : 1;
+    const working = context?.working;
+    const policy = b.target.policy;
+    try {
+      if (this.closed) return { outcome: 'retry', delayMs: CLOSED_RETRY_DELAY_MS };
+      const r = await this.#attemptSubscriber(b, event, attempt);
+      if (r.ok) return await this.#delivered(b, event, attempt, r, working);
+      if (this.closed) return this.#backToChannel(b, event, attempt, r.statusCode);
+      if (isRetryableStatus(r.statusCode) && attempt <= policy.retry) {
+        const delayMs = retryDelayMs(policy, attempt, { statusCode: r.statusCode, retryAfter: r.headers['retry-after'] });
+        this.#metrics.eventsRetried.inc(b.labels);
+        b.log.debug({ ...eventFields(event), attempt, statusCode: r.statusCode, err: r.error, delayMs }, 'delivery failed; will retry');
+        this.#outcome({ target: b.target, event, outcome: 'retrying', attempts: attempt, statusCode: r.statusCode });
+        return { outcome: 'retry', delayMs };
+      }
+      return await this.#deadLetter(b, event, attempt, b.target.subscriberUri, r, working);
+    } catch (err) {
+      // A bug, not a subscriber failure: treat it as a failed attempt, but never loop.
+      b.log.error({ ...eventFields(event), attempt, err }, 'unexpected error while delivering; treated as a failed attempt');
+      if (attempt <= policy.retry && !this.closed) return { outcome: 'retry', delayMs: retryDelayMs(policy, attempt) };
+      this.#fail(b, event, attempt, undefined, 'internal_error');
+      return DONE;
+    }
+  }
+
+  /** One attempt to the subscriber (through the activator when the target has an endpoint). */
+  async #attemptSubscriber(b: Bound, event: SluiceEvent, attempt: number): Promise<SendResult> {
+    const t = b.target;
+    let url = t.subscriberUri;
+    let lease: EndpointLease | undefined;
+    if (t.endpoint) {
+      try {
+        // Waking a scaled-to-zero service is not part of the attempt's timeout.
+        lease = await t.endpoint.acquire(this.#closing.signal);
+        url = lease.url;
+      } catch (err) {
+        const r: SendResult = { ok: false, statusCode: 503, headers: {}, body: EMPTY, bodyTruncated: false, error: asError(err), durationMs: 0 };
+        this.#recordAttempt(b, event, attempt, r, false);
+        return r;
+      }
+    }
+    let r: SendResult;
+    try {
+      r = await postEvent(url, event, {
+        agent: this.#agent,
+        timeoutMs: t.policy.timeoutMs ?? this.#defaultTimeoutMs,
+        signal: this.#closing.signal,
+        // Only a 200 can carry a reply; of any other body, knativeerrordata keeps 1 KiB.
+        maxBodyBytes: (status) => (status === 200 ? this.#maxReplyBytes : status >= 300 ? MAX_ERROR_DATA_BYTES : 0),
+        headers: PREFER_REPLY,
+      });
+    } finally {
+      if (lease) {
+        try {
+          lease.release();
+        } catch (err) {
+          b.log.warn({ err }, 'endpoint lease release failed');
+        }
+      }
+    }
+    this.#recordAttempt(b, event, attempt, r);
+    return r;
+  }
+
+  #recordAttempt(b: Bound, event: SluiceEvent, attempt: number, r: SendResult, sent = true): void {
+    this.#metrics.deliveries.inc({ ...b.labels, response_code_class: responseCodeClass(r.statusCode) });
+    // No request went out when the activator refused: no latency to record.
+    if (sent) this.#metrics.deliveryLatency.observe(b.labels, r.durationMs / 1000);
+    const onAttempt = this.#observer?.onAttempt;
+    if (onAttempt) {
+      const info: AttemptInfo = { target: b.target, event, attempt, statusCode: r.statusCode, error: r.error, durationMs: r.durationMs };
+      this.#callObserver(() => onAttempt.call(this.#observer, info));
+    }
+  }
+
+  async #delivered(b: Bound, event: SluiceEvent, attempt: number, r: SendResult, working?: () => void): Promise<DeliveryResult> {
+    const t = b.target;
+    this.#metrics.eventsDelivered.inc(b.labels);
+    const reply = this.#replyOf(b, event, r);
+    if (reply && !t.replyUri) {
+      b.log.debug({ ...eventFields(event), replyId: reply.attributes.id }, 'reply dropped: the subscription has no reply destination');
+      this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'dropped' });
+    } else if (reply && t.replyUri) {
+      const rr = await this.#sendWithRetry(t.replyUri, reply, t.policy, working);
+      if (!rr.ok) {
+        if (this.closed) return this.#backToChannel(b, event, attempt, rr.statusCode);
+        this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'failed' });
+        b.log.warn({ ...eventFields(event), replyUri: t.replyUri, statusCode: rr.statusCode, err: rr.error }, 'reply could not be delivered');
+        return this.#deadLetter(b, event, attempt, t.replyUri, rr, working);
+      }
+      this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'sent' });
+    }
+    this.#outcome({ target: t, event, outcome: 'delivered', attempts: attempt, statusCode: r.statusCode });
+    return DONE;
+  }
+
+  /** The reply event in a successful response, if any (Knative: only a 200 carries one). */
+  #replyOf(b: Bound, event: SluiceEvent, r: SendResult): SluiceEvent | undefined {
+    if (r.statusCode !== 200) return undefined;
+    if (r.bodyTruncated) {
+      if (looksLikeCloudEvent(r.headers)) {
+        b.log.warn({ ...eventFields(event), maxReplyBytes: this.#maxReplyBytes }, 'reply ignored: its body is larger than maxReplyBytes');
+        this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'invalid' });
+      }
+      return undefined;
+    }
+    let reply: SluiceEvent | undefined;
+    try {
+      reply = parseHttpResponseEvent(200, r.headers, r.body);
+    } catch (err) {
+      // The delivery itself succeeded; a malformed reply is the subscriber's bug, not a reason to redeliver.
+      if (!(err instanceof InvalidEventError)) throw err;
+      b.log.warn({ ...eventFields(event), err }, 'reply ignored: the response is not a valid CloudEvent');
+      this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'invalid' });
+      return undefined;
+    }
+    if (reply && b.target.prepareReply) {
+      try {
+        reply = b.target.prepareReply(reply, event);
+      } catch (err) {
+        // The subscriber did its part; redelivering to it would not fix this.
+        b.log.error({ ...eventFields(event), err }, 'reply dropped: prepareReply failed');
+        this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'failed' });
+        return undefined;
+      }
+      if (!reply) {
+        b.log.debug({ ...eventFields(event) }, 'reply dropped by the target');
+        this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'dropped' });
+      }
+    }
+    return reply;
+  }
+
+  /** After the last attempt: the dead-letter sink, or a log line and a metric. Never loops. */
+  async #deadLetter(b: Bound, event: SluiceEvent, attempt: number, failedUrl: string, last: SendResult, working?: () => void): Promise<DeliveryResult> {
+    const t = b.target;
+    if (!t.deadLetterUri) {
+      this.#fail(b, event, attempt, last, 'no_dead_letter_sink', failedUrl);
+      return DONE;
+    }
+    const r = await this.#sendWithRetry(t.deadLetterUri, deadLetterEvent(event, failedUrl, last), t.policy, working);
+    if (r.ok) {
+      this.#metrics.eventsDeadLettered.inc(b.labels);
+      b.log.info({ ...eventFields(event), attempt, failedUrl, statusCode: last.statusCode, err: last.error }, 'event sent to the dead-letter sink');
+      this.#outcome({ target: t, event, outcome: 'dead-lettered', attempts: attempt, statusCode: last.statusCode });
+      return DONE;
+    }
+    if (this.closed) return this.#backToChannel(b, event, attempt, last.statusCode);
+    this.#fail(b, event, attempt, last, 'dead_letter_failed', failedUrl, r);
+    return DONE;
+  }
+
+  #fail(b: Bound, event: SluiceEvent, attempt: number, last: SendResult | undefined, reason: string, failedUrl?: string, dls?: SendResult): void {
+    this.#metrics.eventsFailed.inc({ ...b.labels, reason });
+    b.log.warn(
+      {
+        ...eventFields(event),
+        attempt,
+        reason,
+        failedUrl,
+        statusCode: last?.statusCode,
+        err: last?.error,
+        ...(dls ? { deadLetterUri: b.target.deadLetterUri, deadLetterStatusCode: dls.statusCode, deadLetterError: dls.error?.message } : {}),
+      },
+      reason === 'no_dead_letter_sink' ? 'event dropped: delivery failed and there is no dead-letter sink' : 'event dropped: it could not be delivered nor dead-lettered',
+    );
+    this.#outcome({ target: b.target, event, outcome: 'failed', attempts: attempt, statusCode: last?.statusCode });
+  }
+
+  /** Shutdown interrupted the work: the channel keeps the event and offers it again (after a restart, for a durable one). */
+  #backToChannel(b: Bound, event: SluiceEvent, attempt: number, statusCode: number | undefined): DeliveryResult {
+    b.log.debug({ ...eventFields(event), attempt }, 'delivery interrupted by shutdown; returned to the channel');
+    this.#outcome({ target: b.target, event, outcome: 'retrying', attempts: attempt, statusCode });
+    return { outcome: 'retry', delayMs: 0 };
+  }
+
+  async #sendWithRetry(url: string, event: SluiceEvent, policy: DeliveryPolicy, working?: () => void): Promise<SendResult> {
+    const timeoutMs = policy.timeoutMs ?? this.#defaultTimeoutMs;
+    let last: SendResult | undefined;
+    for (let retry = 0; ; retry++) {
+      if (last) {
+        const wait = retryDelayMs(policy, retry, { statusCode: last.statusCode, retryAfter: last.headers['retry-after'] });
+        if (!(await this.#wait(wait))) return last;
+      }
+      try {
+        // Inline retries can outlast a backend's ack deadline (JetStream ack_wait).
+        working?.();
+      } catch (err) {
+        this.#log.debug({ err }, 'working() callback failed');
+      }
+      last = await postEvent(url, event, { agent: this.#agent, timeoutMs, signal: this.#closing.signal, maxBodyBytes: MAX_ERROR_DATA_BYTES });
+      if (last.ok || !isRetryableStatus(last.statusCode) || retry >= policy.retry || this.closed) return last;
+    }
+  }
+
+  /** Waits `ms` unless the dispatcher closes first; false when it did. */
+  async #wait(ms: number): Promise<boolean> {
+    if (ms > 0) {
+      try {
+        await sleep(ms, undefined, { signal: this.#closing.signal });
+      } catch {
+        return false;
+      }
+    }
+    return !this.closed;
+  }
+
+  #outcome(info: OutcomeInfo): void {
+    const onOutcome = this.#observer?.onOutcome;
+    if (onOutcome) this.#callObserver(() => onOutcome.call(this.#observer, info));
+  }
+
+  #callObserver(call: () => unknown): void {
+    try {
+      const ret = call();
+      // An async observer's rejection must not become an unhandled rejection (which ends the process).
+      if (ret && typeof (ret as Promise<unknown>).then === 'function') {
+        (ret as Promise<unknown>).then(undefined, (err: unknown) => this.#log.warn({ err }, 'delivery observer failed'));
+      }
+    } catch (err) {
+      this.#log.warn({ err }, 'delivery observer failed');
+    }
+  }
+}
+
+function eventFields(event: SluiceEvent): Record<string, string | undefined> {
+  const a = event.attributes;
+  return { eventId: a.id, eventSource: a.source, eventType: a.type };
+}
+
+function looksLikeCloudEvent(headers: SendResult['headers']): boolean {
+  const ct = headers['content-type'];
+  return headers['ce-specversion'] !== undefined || (typeof ct === 'string' && ct.toLowerCase().startsWith('application/cloudevents'));
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function positiveInt(value: number | undefined, fallback: number, name: string, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new InvalidOptionError(`${name} must be an integer between 1 and ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function checkSendUrl(url: string): void {
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {
+    // reported below
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+    throw new InvalidOptionError(`${JSON.stringify(url)} is not an absolute http or https URL`);
+  }
+}
