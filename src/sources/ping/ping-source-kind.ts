@@ -1,0 +1,13 @@
+import { defaultDestinationNamespace } from '../../resources/common-schemas.js';
+import type { KindDefinition } from '../../resources/kind-registry.js';
+import { pingSourceSpecSchema, type PingSourceSpec } from './spec-schema.js';
+
+/** `sources.knative.dev/v1` PingSource, for the resource kind registry. */
+export const pingSourceKind: KindDefinition<PingSourceSpec> = {
+  apiVersion: 'sources.knative.dev/v1',
+  kind: 'PingSource',
+  spec: pingSourceSpecSchema,
+  defaults(r) {
+    defaultDestinationNamespace(r.spec.sink, r.metadata.namespace);
+  },
+};
