@@ -1,0 +1,267 @@
+import { resolve as resolvePath } from 'node:path';
+import type { Logger } from '../observability/logger.js';
+import { spawnSupervised, type SpawnSupervised, type SupervisedProcess } from '../process/index.js';
+import { InvalidOptionError, ServiceUnavailableError } from '../errors.js';
+import type { ServiceConfig } from './service-spec.js';
+import type { Endpoint, Scaler, ScalerListener, ScalerStatus } from './scaler.js';
+import { freePort, probeOnce } from './readiness-probe.js';
+import { waitForEndpoint } from './wait-for-endpoint.js';
+
+export interface ProcessScalerOptions {
+  service: ServiceConfig;
+  logger: Logger;
+  /** Defaults to src/process `spawnSupervised` (no orphans, even if Sluice is SIGKILLed). */
+  spawn?: SpawnSupervised;
+  /** Interface replicas listen on and are probed at (default 127.0.0.1). */
+  host?: string;
+  /** Readiness probe period while a replica starts (default 50 ms). */
+  probeIntervalMs?: number;
+  /** A replica not ready after this long is stopped and replaced (default 120 s). */
+  startTimeoutMs?: number;
+  /** SIGTERM-to-SIGKILL grace when stopping a replica (default 10 s). */
+  stopGraceMs?: number;
+  /** Longest wait for in-flight requests before a scaled-down replica is stopped anyway (default 30 s). */
+  drainTimeoutMs?: number;
+  /** Base for a relative `workingDir` (default: Sluice's working directory). */
+  baseDir?: string;
+  /** Extra environment, e.g. `K_SINK` from a SinkBinding; called per replica start. */
+  extraEnv?: () => Record<string, string>;
+}
+
+type ReplicaState = 'starting' | 'ready' | 'draining' | 'stopping';
+
+interface Replica {
+  id: string;
+  port: number;
+  url: string;
+  state: ReplicaState;
+  proc?: SupervisedProcess;
+  startedAt: number;
+  probeTimer?: NodeJS.Timeout;
+}
+
+/**
+ * Runs a Service's replicas as local child processes, each on its own free port given
+ * in `PORT` (as Knative does). A replica is ready once its readiness probe passes; one
+ * that exits unexpectedly is replaced (with a growing delay while it keeps failing
+ * before ready, so a broken command does not spin); one removed by a scale-down is
+ * drained of in-flight requests first.
+ */
+export class ProcessScaler implements Scaler {
+  readonly kind = 'process' as const;
+  readonly #svc: ServiceConfig;
+  readonly #log: Logger;
+  readonly #spawn: SpawnSupervised;
+  readonly #host: string;
+  readonly #probeMs: number;
+  readonly #startTimeoutMs: number;
+  readonly #graceMs: number;
+  readonly #drainMs: number;
+  readonly #cwd: string | undefined;
+  readonly #extraEnv: (() => Record<string, string>) | undefined;
+  readonly #replicas = new Map<string, Replica>();
+  #listener: ScalerListener | undefined;
+  #desired = 0;
+  #seq = 0;
+  #restarts = 0;
+  #lastError: string | undefined;
+  #failStreak = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #endpoints: Endpoint[] = [];
+  readonly #changeWaiters = new Set<() => void>();
+
+  constructor(options: ProcessScalerOptions) {
+    const c = options.service.container;
+    if (!c.command.length) {
+      throw new InvalidOptionError(`Service ${options.service.key}: a command is required to run it as a local process`);
+    }
+    this.#svc = options.service;
+    this.#log = options.logger.child({ service: options.service.key });
+    this.#spawn = options.spawn ?? spawnSupervised;
+    this.#host = options.host ?? '127.0.0.1';
+    this.#probeMs = options.probeIntervalMs ?? 50;
+    this.#startTimeoutMs = options.startTimeoutMs ?? 120_000;
+    this.#graceMs = options.stopGraceMs ?? 10_000;
+    this.#drainMs = options.drainTimeoutMs ?? 30_000;
+    this.#cwd = c.workingDir ? resolvePath(options.baseDir ?? process.cwd(), c.workingDir) : options.baseDir;
+    this.#extraEnv = options.extraEnv;
+  }
+
+  attach(listener: ScalerListener): void {
+    this.#listener = listener;
+  }
+
+  async setScale(replicas: number): Promise<void> {
+    if (this.#closed) throw new ServiceUnavailableError(`Service ${this.#svc.key} is shut down`);
+    if (!Number.isInteger(replicas) || replicas < 0) throw new InvalidOptionError(`setScale: ${replicas} is not a replica count`);
+    if (replicas !== this.#desired) this.#log.info({ from: this.#desired, to: replicas }, 'scaling');
+    this.#desired = replicas;
+    this.#reconcile();
+  }
+
+  ensureReady(signal?: AbortSignal): Promise<Endpoint> {
+    if (this.#endpoints.length === 0 && this.#desired === 0) void this.setScale(1);
+    return waitForEndpoint(this, this.#changeWaiters, signal);
+  }
+
+  endpoints(): readonly Endpoint[] {
+    return this.#endpoints;
+  }
+
+  status(): ScalerStatus {
+    let ready = 0;
+    let starting = 0;
+    for (const r of this.#replicas.values()) {
+      if (r.state === 'ready') ready++;
+      else if (r.state === 'starting') starting++;
+    }
+    return { desired: this.#desired, ready, starting, restarts: this.#restarts, ...(this.#lastError ? { lastError: this.#lastError } : {}) };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#desired = 0;
+    clearTimeout(this.#restartTimer);
+    const all = [...this.#replicas.values()];
+    for (const r of all) r.state = 'stopping';
+    this.#publish();
+    await Promise.all(all.map((r) => this.#stop(r)));
+  }
+
+  // ---- internals ----
+
+  #active(): Replica[] {
+    return [...this.#replicas.values()].filter((r) => r.state === 'starting' || r.state === 'ready');
+  }
+
+  #reconcile(): void {
+    if (this.#closed) return;
+    const active = this.#active();
+    if (active.length < this.#desired) {
+      if (this.#restartTimer) return; // a crash-loop delay is running; it reconciles when done
+      for (let i = active.length; i < this.#desired; i++) void this.#startReplica();
+    } else if (active.length > this.#desired) {
+      // Not-yet-ready replicas go first (nothing to drain), then the newest ready ones.
+      const victims = active.sort((a, b) => (a.state === b.state ? b.startedAt - a.startedAt : a.state === 'starting' ? -1 : 1)).slice(0, active.length - this.#desired);
+      for (const r of victims) void this.#retire(r);
+    }
+  }
+
+  async #startReplica(): Promise<void> {
+    const id = `${this.#svc.name}-${++this.#seq}`;
+    const replica: Replica = { id, port: 0, url: '', state: 'starting', startedAt: Date.now() };
+    this.#replicas.set(id, replica);
+    try {
+      replica.port = await freePort(this.#host);
+    } catch (err) {
+      this.#replicas.delete(id);
+      this.#failed(`no free port: ${(err as Error).message}`, false);
+      return;
+    }
+    if (replica.state !== 'starting') {
+      // Scaled down or closed while the port was being picked.
+      this.#replicas.delete(id);
+      return;
+    }
+    replica.url = `http://${this.#host.includes(':') ? `[${this.#host}]` : this.#host}:${replica.port}/`;
+    const c = this.#svc.container;
+    const env: Record<string, string> = {
+      ...(process.env as Record<string, string>),
+      ...c.env,
+      ...(this.#extraEnv?.() ?? {}),
+      PORT: String(replica.port),
+      K_SERVICE: this.#svc.name,
+      K_CONFIGURATION: this.#svc.name,
+      K_REVISION: `${this.#svc.name}-local`,
+    };
+    const proc = this.#spawn({
+      name: `${this.#svc.key}#${id}`,
+      command: c.command[0]!,
+      args: [...c.command.slice(1), ...c.args],
+      env,
+      ...(this.#cwd ? { cwd: this.#cwd } : {}),
+      logger: this.#log,
+    });
+    replica.proc = proc;
+    this.#log.debug({ replica: id, port: replica.port, pid: proc.pid }, 'replica starting');
+    void proc.exited.then((exit) => this.#onExit(replica, exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`)));
+    this.#probe(replica);
+  }
+
+  #probe(replica: Replica): void {
+    replica.probeTimer = setTimeout(async () => {
+      replica.probeTimer = undefined;
+      if (replica.state !== 'starting') return;
+      if (Date.now() - replica.startedAt > this.#startTimeoutMs) {
+        this.#lastError = `replica ${replica.id} not ready after ${this.#startTimeoutMs} ms`;
+        this.#log.warn({ replica: replica.id }, 'replica did not become ready in time; replacing it');
+        void replica.proc?.stop(this.#graceMs);
+        return;
+      }
+      const ok = await probeOnce(this.#svc.container.readinessProbe, this.#host, replica.port);
+      if (replica.state !== 'starting') return;
+      if (!ok) return this.#probe(replica);
+      replica.state = 'ready';
+      this.#failStreak = 0;
+      this.#log.info({ replica: replica.id, port: replica.port, startMs: Date.now() - replica.startedAt }, 'replica ready');
+      this.#publish();
+    }, this.#probeMs);
+  }
+
+  #onExit(replica: Replica, why: string): void {
+    clearTimeout(replica.probeTimer);
+    this.#replicas.delete(replica.id);
+    const expected = replica.state === 'draining' || replica.state === 'stopping';
+    if (replica.state === 'ready') this.#publish();
+    if (expected || this.#closed) return;
+    this.#restarts++;
+    this.#failed(`replica ${replica.id} exited unexpectedly (${why})`, replica.state === 'ready');
+  }
+
+  /** Records a failure and replaces the replica, later each time it fails before becoming ready. */
+  #failed(message: string, wasReady: boolean): void {
+    this.#lastError = message;
+    this.#failStreak = wasReady ? 0 : this.#failStreak + 1;
+    const delay = this.#failStreak === 0 ? 0 : Math.min(100 * 2 ** (this.#failStreak - 1), 10_000);
+    this.#log.warn({ restartInMs: delay }, message);
+    if (delay === 0) return this.#reconcile();
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      this.#reconcile();
+    }, delay);
+    this.#restartTimer.unref();
+  }
+
+  async #retire(replica: Replica): Promise<void> {
+    const wasReady = replica.state === 'ready';
+    replica.state = 'draining';
+    clearTimeout(replica.probeTimer);
+    if (wasReady) {
+      const drained = this.#listener?.drain(replica.id) ?? Promise.resolve();
+      this.#publish();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([drained, new Promise<void>((r) => (timer = setTimeout(r, this.#drainMs)))]);
+      clearTimeout(timer);
+    }
+    this.#log.info({ replica: replica.id }, 'replica stopping (scale down)');
+    await this.#stop(replica);
+  }
+
+  async #stop(replica: Replica): Promise<void> {
+    clearTimeout(replica.probeTimer);
+    if (!replica.proc) {
+      this.#replicas.delete(replica.id);
+      return;
+    }
+    await replica.proc.stop(this.#graceMs);
+    this.#replicas.delete(replica.id);
+  }
+
+  #publish(): void {
+    this.#endpoints = [...this.#replicas.values()].filter((r) => r.state === 'ready').map((r) => ({ id: r.id, url: r.url, slots: 1 }));
+    this.#listener?.endpointsChanged();
+    for (const w of [...this.#changeWaiters]) w();
+  }
+}
