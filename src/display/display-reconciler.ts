@@ -1,0 +1,41 @@
+import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
+import { readyStatus } from '../runtime/status.js';
+import { IngressTargets } from '../server/targets.js';
+import { EventDisplay } from './event-display.js';
+
+export const EVENT_DISPLAY_KIND = 'EventDisplay';
+
+/** Creates an EventDisplay sink per resource and makes `ref: {kind: EventDisplay}` resolvable. */
+export class EventDisplayReconciler implements Reconciler {
+  readonly phase = 'address' as const;
+  readonly displays = new Map<string, EventDisplay>();
+  #registered = false;
+
+  async reconcile(runtime: SluiceRuntime): Promise<void> {
+    const { targets, logger } = runtime.options;
+    const url = (ns: string, name: string) => `${runtime.options.publicUrl}/display/${ns}/${name}`;
+    if (!this.#registered) {
+      runtime.addresses.register(EVENT_DISPLAY_KIND, (ref) => (this.displays.has(IngressTargets.key(ref.namespace, ref.name)) ? { url: url(ref.namespace, ref.name) } : undefined));
+      this.#registered = true;
+    }
+    const desired = new Set<string>();
+    for (const { resource } of runtime.list<{ maxEvents?: number }>(EVENT_DISPLAY_KIND)) {
+      const { namespace, name } = resource.metadata;
+      const key = IngressTargets.key(namespace, name);
+      desired.add(key);
+      const max = resource.spec.maxEvents ?? 100;
+      let d = this.displays.get(key);
+      if (!d || d.maxEvents !== max) {
+        d = new EventDisplay(namespace, name, max, logger.child({ component: 'event-display' }));
+        this.displays.set(key, d);
+        targets.displays.set(key, d);
+      }
+      runtime.setStatus(resource, readyStatus(true, 'DisplayReady', undefined, { address: { url: url(namespace, name) } }));
+    }
+    for (const key of this.displays.keys()) {
+      if (desired.has(key)) continue;
+      this.displays.delete(key);
+      targets.displays.delete(key);
+    }
+  }
+}

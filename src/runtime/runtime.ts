@@ -1,0 +1,393 @@
+import type { Logger } from 'pino';
+import type { Channel, ChannelSubscription } from '../channels/channel.js';
+import type { ChannelRegistry } from '../channels/registry.js';
+import type { Dispatcher, DeliveryTarget } from '../dispatcher/index.js';
+import type { SluiceEvent } from '../events/types.js';
+import type { ResourceValidationError } from '../errors.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ChannelTemplate, LoadedResource, Resource, ResourceStatus, SecretResource, SubscriptionSpec } from '../resources/types.js';
+import type { AdminRuntime, ResourceView } from '../server/admin.js';
+import { IngressTargets, type IngressTarget } from '../server/targets.js';
+import type { DeliverySpec } from '../subscriptions/delivery-spec.js';
+import { resolveDeliveryPolicy } from '../subscriptions/index.js';
+import { AddressResolver, DestinationError } from './addressing.js';
+import { mergeStatus, readyStatus } from './status.js';
+
+export interface RuntimeOptions {
+  logger: Logger;
+  metrics: Metrics;
+  dispatcher: Dispatcher;
+  channelRegistry: ChannelRegistry;
+  targets: IngressTargets;
+  /** How Sluice reaches its own ingress (used for addresses and refs to channels). */
+  publicUrl: string;
+  /** What a `Channel` without `channelTemplate` becomes (`--default-channel`). */
+  defaultChannelTemplate: ChannelTemplate;
+  /** Concurrent deliveries per subscription. */
+  maxInFlightPerSubscription?: number;
+  /** How long a replaced or deleted channel may drain before it is closed. */
+  drainOnReplaceMs?: number;
+}
+
+interface ChannelInstance {
+  resourceKind: string;
+  backendKind: string;
+  specKey: string;
+  channel: Channel;
+  delivery: DeliverySpec | undefined;
+  /** Bumped when the channel object is replaced, so subscriptions re-subscribe. */
+  generation: number;
+}
+
+interface SubscriptionInstance {
+  channelKey: string;
+  channel: Channel;
+  specKey: string;
+}
+
+/**
+ * A feature's control loop (brokers, sources, services, displays) plugs in here. Each
+ * pass runs channels first, then `address` reconcilers (things others reference), then
+ * subscriptions, then `consumer` reconcilers (things that send to others).
+ */
+export interface Reconciler {
+  readonly phase: 'address' | 'consumer';
+  reconcile(runtime: SluiceRuntime): Promise<void>;
+  close?(deadline: number): Promise<void>;
+}
+
+interface InvalidEntry {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  error: ResourceValidationError;
+}
+
+const SUBSCRIPTION = 'Subscription';
+const CHANNEL = 'Channel';
+
+/**
+ * The control loop: holds the resources, and turns them into channels, subscriptions and
+ * ingress targets. Reconciliation is a full, idempotent pass, serialised, run after every
+ * change; the data plane (ingress, channels, dispatcher) never reads YAML.
+ */
+export class SluiceRuntime implements AdminRuntime {
+  readonly addresses = new AddressResolver();
+  #o: Required<RuntimeOptions>;
+  readonly #log: Logger;
+  #resources = new Map<string, LoadedResource>();
+  #invalid = new Map<string, InvalidEntry>();
+  #secrets = new Map<string, SecretResource>();
+  #status = new Map<string, ResourceStatus>();
+  #channels = new Map<string, ChannelInstance>();
+  #subscriptions = new Map<string, SubscriptionInstance>();
+  #chain: Promise<void> = Promise.resolve();
+  #reconciled = false;
+  #generation = 0;
+  #closing = false;
+  #reconcilers: Reconciler[] = [];
+
+  constructor(options: RuntimeOptions) {
+    this.#o = { maxInFlightPerSubscription: 100, drainOnReplaceMs: 5000, ...options };
+    this.#log = options.logger.child({ component: 'runtime' });
+    const channelAddress = (ref: { namespace: string; name: string; kind: string }) => {
+      const inst = this.#channels.get(`${ref.namespace}/${ref.name}`);
+      if (!inst || inst.resourceKind !== ref.kind) return undefined;
+      return { url: this.channelUrl(ref.namespace, ref.name) };
+    };
+    this.addresses.register(CHANNEL, channelAddress);
+    for (const kind of options.channelRegistry.kinds()) this.addresses.register(kind, channelAddress);
+  }
+
+  /** The ingress base URL, known only once the port is bound when listening on port 0. */
+  setPublicUrl(url: string): void {
+    this.#o.publicUrl = url.replace(/\/+$/, '');
+  }
+
+  channelUrl(namespace: string, name: string): string {
+    return `${this.#o.publicUrl}/channels/${namespace}/${name}`;
+  }
+
+  static key(kind: string, namespace: string, name: string): string {
+    return `${kind}/${namespace}/${name}`;
+  }
+
+  /** Adds or replaces resources, then reconciles. */
+  async apply(items: readonly LoadedResource[], secrets: readonly SecretResource[] = []): Promise<void> {
+    for (const s of secrets) this.#secrets.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
+    for (const item of items) {
+      const m = item.resource.metadata;
+      const key = SluiceRuntime.key(item.resource.kind, m.namespace, m.name);
+      this.#invalid.delete(key);
+      this.#resources.set(key, item);
+    }
+    await this.reconcile();
+  }
+
+  /** Records documents that failed validation so the admin API shows why they are not Ready. */
+  recordInvalid(errors: readonly ResourceValidationError[]): void {
+    for (const e of errors) {
+      if (!e.kind || !e.resourceName) continue;
+      const [namespace = 'default', name = e.resourceName] = e.resourceName.includes('/') ? e.resourceName.split('/') : ['default', e.resourceName];
+      const key = SluiceRuntime.key(e.kind, namespace, name);
+      if (this.#resources.has(key)) continue;
+      this.#invalid.set(key, { apiVersion: '', kind: e.kind, namespace, name, error: e });
+    }
+  }
+
+  async delete(kind: string, namespace: string, name: string): Promise<boolean> {
+    const key = SluiceRuntime.key(kind, namespace, name);
+    const existed = this.#resources.delete(key) || this.#invalid.delete(key) || this.#secrets.delete(`${namespace}/${name}`);
+    this.#status.delete(key);
+    await this.reconcile();
+    return existed;
+  }
+
+  getSecret(namespace: string, name: string): SecretResource | undefined {
+    return this.#secrets.get(`${namespace}/${name}`);
+  }
+
+  /** Resources of one kind, for reconcilers of later features. */
+  list<S = Record<string, unknown>>(kind: string): Array<LoadedResource<S>> {
+    return [...this.#resources.values()].filter((r) => r.resource.kind === kind) as Array<LoadedResource<S>>;
+  }
+
+  setStatus(resource: Resource<unknown>, status: ResourceStatus): void {
+    const key = SluiceRuntime.key(resource.kind, resource.metadata.namespace, resource.metadata.name);
+    this.#status.set(key, mergeStatus(this.#status.get(key), status));
+  }
+
+  /** Serialised full reconcile. */
+  reconcile(): Promise<void> {
+    const run = this.#chain.then(() => this.#reconcileOnce());
+    this.#chain = run.catch((err) => this.#log.error({ err }, 'reconcile failed'));
+    return run;
+  }
+
+  addReconciler(reconciler: Reconciler): void {
+    this.#reconcilers.push(reconciler);
+  }
+
+  get options(): Readonly<Required<RuntimeOptions>> {
+    return this.#o;
+  }
+
+  async #reconcileOnce(): Promise<void> {
+    if (this.#closing) return;
+    await this.#reconcileChannels();
+    for (const r of this.#reconcilers) if (r.phase === 'address') await this.#guard(r);
+    await this.#reconcileSubscriptions();
+    for (const r of this.#reconcilers) if (r.phase === 'consumer') await this.#guard(r);
+    this.#reconciled = true;
+  }
+
+  /** One feature failing must not stop the others from reconciling. */
+  async #guard(r: Reconciler): Promise<void> {
+    try {
+      await r.reconcile(this);
+    } catch (err) {
+      this.#log.error({ err }, 'a reconciler failed');
+    }
+  }
+
+  #channelBackend(r: Resource): { backendKind: string; spec: Record<string, unknown> } {
+    if (r.kind === CHANNEL) {
+      const t = (r.spec as { channelTemplate?: ChannelTemplate }).channelTemplate ?? this.#o.defaultChannelTemplate;
+      return { backendKind: t.kind, spec: t.spec ?? {} };
+    }
+    return { backendKind: r.kind, spec: r.spec };
+  }
+
+  #isChannelKind(kind: string): boolean {
+    return kind === CHANNEL || this.#o.channelRegistry.get(kind) !== undefined;
+  }
+
+  async #reconcileChannels(): Promise<void> {
+    const desired = new Set<string>();
+    for (const { resource: r } of this.#resources.values()) {
+      if (!this.#isChannelKind(r.kind)) continue;
+      const { namespace, name } = r.metadata;
+      const key = `${namespace}/${name}`;
+      const existing = this.#channels.get(key);
+      if (existing && existing.resourceKind !== r.kind) {
+        this.setStatus(r, readyStatus(false, 'AddressInUse', `${existing.resourceKind} ${key} already uses this channel address`));
+        continue;
+      }
+      desired.add(key);
+      const { backendKind, spec } = this.#channelBackend(r);
+      const factory = this.#o.channelRegistry.get(backendKind);
+      if (!factory) {
+        this.setStatus(r, readyStatus(false, 'UnsupportedChannelKind', `channel kind ${backendKind} is not available; available: ${this.#o.channelRegistry.kinds().join(', ')}`));
+        desired.delete(key);
+        continue;
+      }
+      const delivery = (r.spec as { delivery?: DeliverySpec }).delivery;
+      const specKey = JSON.stringify([backendKind, spec]);
+      if (existing && existing.specKey === specKey) {
+        existing.delivery = delivery;
+      } else {
+        let channel: Channel;
+        try {
+          channel = factory({ namespace, name, spec });
+        } catch (err) {
+          this.setStatus(r, readyStatus(false, 'ChannelCreateFailed', (err as Error).message));
+          desired.delete(key);
+          continue;
+        }
+        const inst: ChannelInstance = { resourceKind: r.kind, backendKind, specKey, channel, delivery, generation: ++this.#generation };
+        this.#channels.set(key, inst);
+        this.#o.targets.channels.set(key, channelTarget(namespace, name, channel));
+        if (existing) this.#retire(existing.channel, false);
+        this.#log.info({ channel: key, kind: backendKind }, existing ? 'channel replaced' : 'channel created');
+      }
+      const inst = this.#channels.get(key)!;
+      this.setStatus(
+        r,
+        inst.channel.ready()
+          ? readyStatus(true, 'ChannelReady', undefined, { address: { url: this.channelUrl(namespace, name) }, backend: backendKind })
+          : readyStatus(false, 'BackendNotReady', `${backendKind} backend is not connected`, { address: { url: this.channelUrl(namespace, name) } }),
+      );
+    }
+    for (const [key, inst] of this.#channels) {
+      if (desired.has(key)) continue;
+      this.#channels.delete(key);
+      this.#o.targets.channels.delete(key);
+      this.#retire(inst.channel, true);
+      this.#log.info({ channel: key }, 'channel deleted');
+    }
+  }
+
+  /** Closes a channel in the background, giving accepted events time to drain. */
+  #retire(channel: Channel, destroy: boolean): void {
+    void channel
+      .close({ deadline: Date.now() + this.#o.drainOnReplaceMs })
+      .then(() => (destroy ? channel.destroy?.() : undefined))
+      .catch((err) => this.#log.warn({ err }, 'closing a channel failed'));
+  }
+
+  async #reconcileSubscriptions(): Promise<void> {
+    const desired = new Set<string>();
+    for (const item of this.#resources.values()) {
+      const r = item.resource as unknown as Resource<SubscriptionSpec>;
+      if (r.kind !== SUBSCRIPTION) continue;
+      const { namespace, name } = r.metadata;
+      const key = `${namespace}/${name}`;
+      const chRef = r.spec.channel;
+      const channelKey = `${namespace}/${chRef.name}`;
+      const inst = this.#channels.get(channelKey);
+      if (!inst || inst.resourceKind !== chRef.kind) {
+        this.setStatus(r, readyStatus(false, 'ChannelNotFound', `${chRef.kind} ${channelKey} not found or not ready`));
+        continue;
+      }
+      let target: DeliveryTarget;
+      try {
+        target = this.#deliveryTarget(r, inst, chRef.name);
+      } catch (err) {
+        if (!(err instanceof DestinationError)) throw err;
+        this.setStatus(r, readyStatus(false, err.conditionReason, err.message));
+        continue;
+      }
+      desired.add(key);
+      const specKey = JSON.stringify([channelKey, inst.generation, target.subscriberUri, target.replyUri, target.deadLetterUri, target.policy]);
+      const existing = this.#subscriptions.get(key);
+      if (!existing || existing.specKey !== specKey) {
+        const sub: ChannelSubscription = {
+          id: key,
+          maxInFlight: this.#o.maxInFlightPerSubscription,
+          maxAttempts: target.policy.retry + 1,
+          handler: this.#o.dispatcher.handlerFor(target),
+        };
+        try {
+          await inst.channel.subscribe(sub);
+        } catch (err) {
+          this.setStatus(r, readyStatus(false, 'SubscribeFailed', (err as Error).message));
+          continue;
+        }
+        if (existing && existing.channel !== inst.channel) await existing.channel.unsubscribe(key, { purge: existing.channelKey !== channelKey }).catch(() => {});
+        this.#subscriptions.set(key, { channelKey, channel: inst.channel, specKey });
+      }
+      this.setStatus(
+        r,
+        readyStatus(true, 'SubscriptionReady', undefined, {
+          physicalSubscription: { subscriberUri: target.subscriberUri, replyUri: target.replyUri, deadLetterSinkUri: target.deadLetterUri },
+        }),
+      );
+    }
+    for (const [key, sub] of this.#subscriptions) {
+      if (desired.has(key)) continue;
+      this.#subscriptions.delete(key);
+      await sub.channel.unsubscribe(key, { purge: true }).catch((err) => this.#log.warn({ err, subscription: key }, 'unsubscribe failed'));
+    }
+  }
+
+  #deliveryTarget(r: Resource<SubscriptionSpec>, inst: ChannelInstance, channelName: string): DeliveryTarget {
+    const ns = r.metadata.namespace;
+    const delivery = r.spec.delivery ?? inst.delivery;
+    const subscriber = this.addresses.resolve(r.spec.subscriber, ns, 'spec.subscriber');
+    const reply = r.spec.reply ? this.addresses.resolve(r.spec.reply, ns, 'spec.reply') : undefined;
+    const dls = delivery?.deadLetterSink ? this.addresses.resolve(delivery.deadLetterSink, ns, 'spec.delivery.deadLetterSink') : undefined;
+    return {
+      namespace: ns,
+      resource: channelName,
+      subscription: r.metadata.name,
+      subscriberUri: subscriber.url,
+      ...(subscriber.endpoint ? { endpoint: subscriber.endpoint } : {}),
+      ...(reply ? { replyUri: reply.url } : {}),
+      ...(dls ? { deadLetterUri: dls.url } : {}),
+      policy: resolveDeliveryPolicy(r.spec.delivery, inst.delivery),
+    };
+  }
+
+  listResources(): ResourceView[] {
+    const out: ResourceView[] = [];
+    for (const [key, { resource: r }] of this.#resources) {
+      out.push({ apiVersion: r.apiVersion, kind: r.kind, metadata: { ...r.metadata }, spec: r.spec, status: this.#status.get(key) ?? readyStatus(false, 'Pending') });
+    }
+    for (const inv of this.#invalid.values()) {
+      out.push({
+        apiVersion: inv.apiVersion,
+        kind: inv.kind,
+        metadata: { name: inv.name, namespace: inv.namespace },
+        spec: null,
+        status: readyStatus(false, 'InvalidSpec', inv.error.message),
+      });
+    }
+    return out;
+  }
+
+  readiness(): { ready: boolean; pending: string[] } {
+    const pending: string[] = [];
+    if (!this.#reconciled) pending.push('initial reconcile');
+    for (const [key, inst] of this.#channels) if (!inst.channel.ready()) pending.push(`channel ${key}`);
+    return { ready: pending.length === 0, pending };
+  }
+
+  /** Drains every channel until `deadline` (epoch ms), then closes the dispatcher. */
+  async close(deadline: number): Promise<void> {
+    this.#closing = true;
+    await this.#chain.catch(() => {});
+    await Promise.all([
+      ...[...this.#channels.values()].map((c) => c.channel.close({ deadline }).catch(() => {})),
+      ...this.#reconcilers.map((r) => r.close?.(deadline).catch(() => {})),
+    ]);
+    this.#channels.clear();
+    await this.#o.dispatcher.close();
+  }
+}
+
+function channelTarget(namespace: string, name: string, channel: Channel): IngressTarget {
+  return {
+    kind: 'channel',
+    namespace,
+    name,
+    notReadyReason: () => (channel.ready() ? undefined : 'channel backend is not connected'),
+    accept: (events: readonly SluiceEvent[]) => {
+      if (events.length === 1) return channel.publish(events[0]!);
+      if (events.length === 0) return Promise.resolve();
+      return channel.publishBatch ? channel.publishBatch(events) : Promise.all(events.map((e) => channel.publish(e))).then(() => undefined);
+    },
+  };
+}
+
+export { IngressTargets };

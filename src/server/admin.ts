@@ -1,0 +1,63 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.js';
+import { NotFoundError } from '../errors.js';
+import { sendError } from './reply-error.js';
+
+/** A resource as the admin API shows it. */
+export interface ResourceView {
+  apiVersion: string;
+  kind: string;
+  metadata: Record<string, unknown> & { name: string; namespace: string };
+  spec: unknown;
+  status: unknown;
+}
+
+/** What the admin API needs from the runtime (kept narrow so the server does not know the controller). */
+export interface AdminRuntime {
+  listResources(): ResourceView[];
+  /** Ready once every valid resource is reconciled; `pending` names what is not yet. */
+  readiness(): { ready: boolean; pending: string[] };
+}
+
+export interface AdminOptions {
+  runtime: AdminRuntime;
+  metrics: Metrics;
+  logger: Logger;
+  /** Lets later features (apply/delete, inspector) add routes without editing this file. */
+  plugins?: Array<(app: FastifyInstance) => void | Promise<void>>;
+}
+
+/** Admin port: health, readiness, Prometheus metrics and the resource API. Loopback by default. */
+export async function createAdminApp(options: AdminOptions): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: options.logger.child({ component: 'admin' }) as FastifyBaseLogger, disableRequestLogging: true });
+  app.setErrorHandler((err, _req, reply) => sendError(reply, err));
+  app.setNotFoundHandler((req, reply) => sendError(reply, new NotFoundError(`no admin route ${req.method} ${req.url}`)));
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = options.runtime.readiness();
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', pending: r.pending });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const body = await options.metrics.registry.metrics();
+    return reply.type(options.metrics.registry.contentType).send(body);
+  });
+  app.get('/api/v1/resources', async (req) => {
+    const q = req.query as { kind?: string; namespace?: string };
+    const items = options.runtime
+      .listResources()
+      .filter((r) => (!q.kind || r.kind.toLowerCase() === q.kind.toLowerCase()) && (!q.namespace || r.metadata.namespace === q.namespace));
+    return { items };
+  });
+  app.get('/api/v1/resources/:kind/:namespace/:name', async (req) => {
+    const p = req.params as { kind: string; namespace: string; name: string };
+    const r = options.runtime
+      .listResources()
+      .find((x) => x.kind.toLowerCase() === p.kind.toLowerCase() && x.metadata.namespace === p.namespace && x.metadata.name === p.name);
+    if (!r) throw new NotFoundError(`${p.kind} ${p.namespace}/${p.name} not found`);
+    return r;
+  });
+  for (const plugin of options.plugins ?? []) await plugin(app);
+  return app;
+}

@@ -1,0 +1,12 @@
+import type { FastifyReply } from 'fastify';
+import { SluiceError, httpStatusOf } from '../errors.js';
+
+/** Every error response has the same JSON shape: `{"error": "<what is wrong>", "reason": "<CODE>"}`. */
+export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+  const status = httpStatusOf(err);
+  const e = err as { message?: unknown; code?: unknown };
+  const reason =
+    err instanceof SluiceError ? err.reason : typeof e?.code === 'string' ? e.code : status >= 500 ? 'SLUICE_ERR_INTERNAL' : 'SLUICE_ERR_BAD_REQUEST';
+  const message = status >= 500 && !(err instanceof SluiceError) ? 'internal error' : String(e?.message ?? err);
+  return reply.code(status).type('application/json').send({ error: message, reason });
+}

@@ -1,0 +1,33 @@
+import type { SluiceEvent } from '../events/types.js';
+import type { WebhookSource } from '../sources/source.js';
+
+/** Something that takes events POSTed to a public address (a channel or a broker). */
+export interface IngressTarget {
+  readonly kind: 'channel' | 'broker' | 'display';
+  readonly namespace: string;
+  readonly name: string;
+  /** undefined when ready; otherwise why not (answered as 503). */
+  notReadyReason(): string | undefined;
+  /** Resolves once every event is stored; rejects with a SluiceError otherwise. */
+  accept(events: readonly SluiceEvent[]): Promise<void>;
+}
+
+/** Handles plain HTTP requests for a path prefix (the activator's `/services/<ns>/<name>/`). */
+export type RawRouteHandler = (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply, rest: string) => Promise<void>;
+
+/**
+ * The public addresses the runtime has wired, looked up per request by the ingress.
+ * Plain maps keyed by `namespace/name`: lookups are on the hot path.
+ */
+export class IngressTargets {
+  readonly channels = new Map<string, IngressTarget>();
+  readonly brokers = new Map<string, IngressTarget>();
+  readonly webhooks = new Map<string, WebhookSource>();
+  readonly services = new Map<string, RawRouteHandler>();
+  /** Built-in event-display sinks at `/display/<ns>/<name>`. */
+  readonly displays = new Map<string, IngressTarget>();
+
+  static key(namespace: string, name: string): string {
+    return `${namespace}/${name}`;
+  }
+}
