@@ -1,0 +1,165 @@
+/**
+ * Channel benchmark (issue #2): CloudEvents POSTed to an InMemoryChannel with one
+ * subscriber, against a baseline in the same run: a minimal fastify server forwarding each
+ * request with undici to the same sink (the cost of the two HTTP hops alone).
+ * Rounds alternate baseline and sluice so machine noise hits both; medians are reported.
+ */
+import autocannon from 'autocannon';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, median, percentile, spawnNode, stop } from './lib/processes.js';
+
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  delivered: number;
+  deliveredPerSec: number;
+  e2eP50: number;
+  e2eP99: number;
+}
+
+const BODY = JSON.stringify({ message: 'hello', n: 42, tags: ['a', 'b', 'c'] });
+
+async function sinkStats(sinkUrl: string): Promise<{ count: number; latencies: number[] }> {
+  const r = await fetch(new URL('/stats', sinkUrl));
+  return (await r.json()) as { count: number; latencies: number[] };
+}
+
+export async function load(url: string, sinkUrl: string, seconds: number, connections: number): Promise<LoadResult> {
+  await sinkStats(sinkUrl);
+  let n = 0;
+  const started = Date.now();
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-type': 'bench.event', 'ce-source': '/bench' },
+    body: BODY,
+    requests: [
+      {
+        setupRequest: (req) => {
+          const headers = { ...(req.headers ?? {}), 'ce-id': String(++n), 'ce-benchsent': String(Date.now()) };
+          return { ...req, headers };
+        },
+      },
+    ],
+  });
+  // Deliveries may lag ingress (sluice answers 202 once stored): wait until the sink is quiet.
+  let total = 0;
+  let latencies: number[] = [];
+  let lastChange = Date.now();
+  let lastDelivery = Date.now();
+  for (;;) {
+    const s = await sinkStats(sinkUrl);
+    if (s.count > 0) {
+      lastChange = Date.now();
+      lastDelivery = Date.now();
+    }
+    total += s.count;
+    latencies = latencies.concat(s.latencies);
+    if (Date.now() - lastChange > 500) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const sorted = latencies.sort((a, b) => a - b);
+  const ok = result.requests.total - result.non2xx;
+  return {
+    rps: ok / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    delivered: total,
+    deliveredPerSec: total / Math.max(seconds, (lastDelivery - started) / 1000),
+    e2eP50: percentile(sorted, 50),
+    e2eP99: percentile(sorted, 99),
+  };
+}
+
+export async function benchChannel(options: { seconds?: number; rounds?: number; connections?: number } = {}) {
+  const seconds = options.seconds ?? 5;
+  const rounds = options.rounds ?? 3;
+  const connections = options.connections ?? 50;
+  const sinkPort = await freePort();
+  const sink = await spawnNode(['bench/lib/counting-sink.mjs', String(sinkPort)], 'sink ready');
+  const sinkUrl = `http://127.0.0.1:${sinkPort}/`;
+  const fwdPort = await freePort();
+  const fwd = await spawnNode(['bench/lib/forwarder.mjs', String(fwdPort), sinkUrl], 'forwarder ready');
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+  writeFileSync(
+    join(dir, 'bench.yaml'),
+    `apiVersion: messaging.knative.dev/v1
+kind: InMemoryChannel
+metadata: {name: bench}
+spec: {capacity: 200000}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: bench-sub}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: bench}
+  subscriber: {uri: "${sinkUrl}"}
+`,
+  );
+  const port = await freePort();
+  const adminPort = await freePort();
+  const sluice = await spawnNode(
+    ['bin/sluice.js', 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json'],
+    /listening|running/,
+    { SLUICE_BENCH: '1' },
+  ).catch(async (err) => {
+    await stop(sink);
+    await stop(fwd);
+    throw err;
+  });
+  // Wait for readiness rather than a fixed sleep.
+  for (let i = 0; i < 100; i++) {
+    const r = await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined);
+    if (r?.ok) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const baseline: LoadResult[] = [];
+  const sluiceRuns: LoadResult[] = [];
+  try {
+    // Warm-up both paths (JIT, connection pools), not counted.
+    await load(`http://127.0.0.1:${fwdPort}/`, sinkUrl, 1, connections);
+    await load(`http://127.0.0.1:${port}/channels/default/bench`, sinkUrl, 1, connections);
+    for (let i = 0; i < rounds; i++) {
+      baseline.push(await load(`http://127.0.0.1:${fwdPort}/`, sinkUrl, seconds, connections));
+      sluiceRuns.push(await load(`http://127.0.0.1:${port}/channels/default/bench`, sinkUrl, seconds, connections));
+    }
+  } finally {
+    await stop(sluice);
+    await stop(fwd);
+    await stop(sink);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const m = (runs: LoadResult[], k: keyof LoadResult) => median(runs.map((r) => r[k]));
+  const summary = {
+    name: 'channel-1-subscriber',
+    seconds,
+    rounds,
+    connections,
+    baseline: { rps: m(baseline, 'rps'), p50: m(baseline, 'p50'), p99: m(baseline, 'p99'), e2eP50: m(baseline, 'e2eP50'), e2eP99: m(baseline, 'e2eP99') },
+    sluice: {
+      rps: m(sluiceRuns, 'rps'),
+      deliveredPerSec: m(sluiceRuns, 'deliveredPerSec'),
+      p50: m(sluiceRuns, 'p50'),
+      p99: m(sluiceRuns, 'p99'),
+      e2eP50: m(sluiceRuns, 'e2eP50'),
+      e2eP99: m(sluiceRuns, 'e2eP99'),
+      non2xx: sluiceRuns.reduce((a, r) => a + r.non2xx, 0),
+      lost: sluiceRuns.reduce((a, r) => a + Math.max(0, Math.round(r.rps * seconds) - r.delivered), 0),
+    },
+    ratio: 0,
+    ratioDelivered: 0,
+    runs: { baseline, sluice: sluiceRuns },
+  };
+  summary.ratio = summary.sluice.rps / summary.baseline.rps;
+  summary.ratioDelivered = summary.sluice.deliveredPerSec / summary.baseline.rps;
+  return summary;
+}

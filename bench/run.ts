@@ -1,0 +1,29 @@
+/**
+ * `npm run bench`: every benchmark against a baseline measured in the same run.
+ * Usage: npm run bench [-- channel ...] (default: all). Results go to bench/results/.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { benchChannel } from './channel.js';
+
+type Bench = () => Promise<Record<string, unknown>>;
+const benches: Record<string, Bench> = {
+  channel: () => benchChannel({ seconds: Number(process.env.BENCH_SECONDS ?? 5), rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = wanted.length ? wanted : Object.keys(benches);
+mkdirSync('bench/results', { recursive: true });
+for (const name of names) {
+  const bench = benches[name];
+  if (!bench) {
+    console.error(`unknown benchmark ${name}; known: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`== ${name}`);
+  const result = await bench();
+  const { runs: _runs, ...shown } = result as Record<string, unknown> & { runs?: unknown };
+  console.log(JSON.stringify(shown, null, 2));
+  const file = `bench/results/${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  writeFileSync(file, JSON.stringify(result, null, 2));
+  console.log(`written ${file}`);
+}
