@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadResources } from '../resources/index.js';
+import { createSluiceKinds } from '../kinds.js';
 import { createLogger } from '../observability/logger.js';
 import { SluiceServer } from '../server/sluice-server.js';
 import { parseByteSize, parseDurationFlag, parseLogLevel, parsePort, parsePositiveInt } from './options.js';
@@ -59,7 +60,7 @@ async function start(flags: StartFlags): Promise<number> {
   const channelCapacity = parsePositiveInt(flags.channelCapacity, '--channel-capacity');
   if (flags.file.length === 0) throw new ConfigFileError('no resources given: pass -f <file-or-folder> (e.g. sluice start -f config/)');
 
-  const loaded = await loadResources(flags.file);
+  const loaded = await loadResources(flags.file, { registry: createSluiceKinds() });
   for (const e of loaded.errors) process.stderr.write(`error: ${e.message}\n`);
   if (loaded.errors.length && (flags.strict || loaded.resources.length === 0)) {
     process.stderr.write(`sluice: ${loaded.errors.length} invalid resource document(s); nothing started\n`);

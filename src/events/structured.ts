@@ -75,7 +75,12 @@ export function eventFromJson(value: unknown, prefix = ''): SluiceEvent {
     if (!BASE64.test(b64)) throw new InvalidEventError(`${prefix}"data_base64" is not valid base64`);
     return { attributes, data: Buffer.from(b64, 'base64') };
   }
-  if (hasData) return { attributes, data: dataBytes(obj.data, attributes.datacontenttype) };
+  if (hasData) {
+    // JSON format §3.1: without datacontenttype, JSON data is application/json. Saying so
+    // keeps the type when the event is later sent in binary mode (Content-Type header).
+    if (attributes.datacontenttype === undefined) attributes.datacontenttype = 'application/json';
+    return { attributes, data: dataBytes(obj.data, attributes.datacontenttype) };
+  }
   return { attributes };
 }
 

@@ -72,7 +72,8 @@ describe('parseHttpEvents: structured mode from the SDK', () => {
     const s = HTTP.structured(ce);
     const { mode, events } = parseHttpEvents(nodeHeaders(s.headers), bodyBytes(s.body));
     assert.equal(mode, 'structured');
-    assert.deepEqual(events[0]!.attributes, { specversion: '1.0', ...base, myext: 'v' });
+    // JSON data without datacontenttype is application/json (JSON format §3.1), so binary re-sends keep it.
+    assert.deepEqual(events[0]!.attributes, { specversion: '1.0', ...base, myext: 'v', datacontenttype: 'application/json' });
     assert.deepEqual(JSON.parse(events[0]!.data!.toString('utf8')), { hello: 'wörld', n: [1, 2, 3] });
     const b = HTTP.binary(ce);
     const fromBinary = parseHttpEvents(nodeHeaders(b.headers), bodyBytes(b.body)).events[0]!;

@@ -23,7 +23,7 @@ describe('parseHttpResponseEvent', () => {
   test('a structured reply (201 too) is a reply event', () => {
     const body = Buffer.from(toStructuredJson({ attributes: attrs, data: Buffer.from('[1]') }));
     const e = parseHttpResponseEvent(201, { 'content-type': 'application/cloudevents+json' }, body);
-    assert.deepEqual(e, { attributes: attrs, data: Buffer.from('[1]') });
+    assert.deepEqual(e, { attributes: { ...attrs, datacontenttype: 'application/json' }, data: Buffer.from('[1]') });
   });
 
   test('plain responses are not replies', () => {

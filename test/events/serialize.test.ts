@@ -109,7 +109,7 @@ describe('toStructuredJson and toBatchJson', () => {
   for (const [name, e] of samples) {
     test(`round trip through structured mode keeps attributes and data: ${name}`, () => {
       const { events } = parseHttpEvents({ 'content-type': STRUCTURED_CONTENT_TYPE }, Buffer.from(toStructuredJson(e)));
-      assert.deepEqual(events[0]!.attributes, e.attributes);
+      assert.deepEqual(events[0]!.attributes, withJsonDefault(e));
       const asJson = jsonValue(e);
       if (asJson !== undefined) {
         // Embedded JSON comes back as the same JSON value (formatting is not part of the value).
@@ -136,7 +136,7 @@ describe('toStructuredJson and toBatchJson', () => {
     assert.deepEqual(sdk.map((c) => c.id), events.map((e) => e.attributes.id));
     const ours = parseHttpEvents({ 'content-type': BATCH_CONTENT_TYPE }, Buffer.from(body));
     assert.equal(ours.mode, 'batch');
-    assert.deepEqual(ours.events.map((e) => e.attributes), events.map((e) => e.attributes));
+    assert.deepEqual(ours.events.map((e) => e.attributes), events.map(withJsonDefault));
     assert.equal(toBatchJson([]), '[]');
   });
 });
@@ -161,3 +161,10 @@ describe('over real HTTP', () => {
     assert.deepEqual(second, e);
   });
 });
+
+/** JSON format §3.1: embedded JSON data without datacontenttype is read as application/json. */
+function withJsonDefault(e: SluiceEvent): Record<string, string> {
+  return e.data !== undefined && e.attributes.datacontenttype === undefined && jsonValue(e) !== undefined
+    ? { ...e.attributes, datacontenttype: 'application/json' }
+    : e.attributes;
+}

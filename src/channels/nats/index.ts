@@ -13,6 +13,7 @@ export {
   natsStreamSettings,
   NATS_JETSTREAM_CHANNEL_KIND,
   SLUICE_MESSAGING_V1ALPHA1,
+  KNATIVE_MESSAGING_V1ALPHA1,
   type NatsJetStreamChannelSpec,
   type NatsStreamSettings,
 } from './nats-channel-spec.js';

@@ -7,6 +7,8 @@ import type { DeliverySpec } from '../../subscriptions/delivery-spec.js';
 import { parseIsoDuration } from '../../subscriptions/duration.js';
 
 export const SLUICE_MESSAGING_V1ALPHA1 = 'messaging.sluice.dev/v1alpha1';
+/** The apiVersion Knative's own NATS channel uses; Sluice accepts its YAML unchanged. */
+export const KNATIVE_MESSAGING_V1ALPHA1 = 'messaging.knative.dev/v1alpha1';
 export const NATS_JETSTREAM_CHANNEL_KIND = 'NatsJetStreamChannel';
 
 /** `NatsJetStreamChannel.spec` as written in YAML. */
@@ -41,9 +43,9 @@ export const natsJetStreamChannelSpecSchema: z.ZodType<NatsJetStreamChannelSpec,
   })
   .transform(({ subscribers: _ignored, ...spec }) => spec);
 
-/** `messaging.sluice.dev/v1alpha1` NatsJetStreamChannel, for the resource kind registry. */
+/** `messaging.knative.dev/v1alpha1` NatsJetStreamChannel (also accepted under sluice's own group). */
 export const natsJetStreamChannelKind: KindDefinition<NatsJetStreamChannelSpec> = {
-  apiVersion: SLUICE_MESSAGING_V1ALPHA1,
+  apiVersion: [KNATIVE_MESSAGING_V1ALPHA1, SLUICE_MESSAGING_V1ALPHA1],
   kind: NATS_JETSTREAM_CHANNEL_KIND,
   spec: natsJetStreamChannelSpecSchema,
   defaults(r) {
