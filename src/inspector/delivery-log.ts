@@ -1,0 +1,142 @@
+import type { DeliveryOutcome, DeliveryTarget, OutcomeInfo } from '../dispatcher/types.js';
+import { encodeData, type EncodedData } from './event-view.js';
+import { RingBuffer } from './ring-buffer.js';
+
+/** One delivery outcome as `GET /api/v1/deliveries` shows it. */
+export interface DeliveryRecordView {
+  time: string;
+  namespace: string;
+  /** The channel or broker. */
+  resource: string;
+  /** The Subscription or Trigger. */
+  subscription: string;
+  eventId: string;
+  eventType: string;
+  eventSource: string;
+  outcome: DeliveryOutcome;
+  attempts: number;
+  /** Last HTTP status; null when no response arrived (connection refused, timeout). */
+  statusCode: number | null;
+  /** Duration of the last attempt to the subscriber; null when none was made. */
+  durationMs: number | null;
+}
+
+/** A dead-lettered event: the delivery plus the event as the dead-letter sink got it. */
+export interface DeadLetterView extends DeliveryRecordView, Partial<EncodedData> {
+  /** Attributes including `knativeerrorcode`, `knativeerrordest` and `knativeerrordata`. */
+  attributes: Record<string, string>;
+  dataTruncated?: true;
+  deadLetterUri?: string;
+}
+
+export interface DeliveryQuery {
+  namespace?: string | undefined;
+  resource?: string | undefined;
+  subscription?: string | undefined;
+  limit: number;
+}
+
+/**
+ * What the hot path stores: references and numbers only. The ISO time and the view
+ * object are built when someone reads the log, not per delivery.
+ */
+interface DeliveryRecord {
+  at: number;
+  target: DeliveryTarget;
+  id: string;
+  type: string;
+  source: string;
+  outcome: DeliveryOutcome;
+  attempts: number;
+  statusCode: number | undefined;
+  durationMs: number | undefined;
+}
+
+interface DeadLetterRecord extends DeliveryRecord {
+  attributes: Readonly<Record<string, string>>;
+  /** A copy of at most `maxDeadLetterDataBytes`, so the ring never pins a large body. */
+  data: Buffer | undefined;
+  dataTruncated: boolean;
+}
+
+export interface DeliveryLogOptions {
+  /** Recent delivery outcomes kept (default 1000). */
+  capacity?: number;
+  /** Recent dead letters kept (default 200). */
+  deadLetterCapacity?: number;
+  /** Data bytes kept per dead letter (default 4 KiB). */
+  maxDeadLetterDataBytes?: number;
+}
+
+/** Bounded history of delivery outcomes, fed by the dispatcher's DeliveryObserver. */
+export class DeliveryLog {
+  readonly #deliveries: RingBuffer<DeliveryRecord>;
+  readonly #deadLetters: RingBuffer<DeadLetterRecord>;
+  readonly #maxDataBytes: number;
+
+  constructor(options: DeliveryLogOptions = {}) {
+    this.#deliveries = new RingBuffer(options.capacity ?? 1000);
+    this.#deadLetters = new RingBuffer(options.deadLetterCapacity ?? 200);
+    this.#maxDataBytes = options.maxDeadLetterDataBytes ?? 4096;
+  }
+
+  get capacity(): number {
+    return this.#deliveries.capacity;
+  }
+
+  record(info: OutcomeInfo, durationMs: number | undefined, at: number): void {
+    const a = info.event.attributes;
+    const rec: DeliveryRecord = {
+      at,
+      target: info.target,
+      id: a.id ?? '',
+      type: a.type ?? '',
+      source: a.source ?? '',
+      outcome: info.outcome,
+      attempts: info.attempts,
+      statusCode: info.statusCode,
+      durationMs,
+    };
+    this.#deliveries.push(rec);
+    if (info.outcome !== 'dead-lettered') return;
+    const dead = info.deadLetter ?? info.event;
+    const data = dead.data && dead.data.length > 0 ? Buffer.from(dead.data.subarray(0, this.#maxDataBytes)) : undefined;
+    this.#deadLetters.push({ ...rec, attributes: dead.attributes, data, dataTruncated: (dead.data?.length ?? 0) > this.#maxDataBytes });
+  }
+
+  deliveries(q: DeliveryQuery): DeliveryRecordView[] {
+    return this.#deliveries.newest(q.limit, matcher(q)).map(view);
+  }
+
+  deadLetters(q: DeliveryQuery): DeadLetterView[] {
+    return this.#deadLetters.newest(q.limit, matcher(q)).map((r) => {
+      const out: DeadLetterView = { ...view(r), attributes: { ...r.attributes }, ...encodeData(r.data) };
+      if (r.dataTruncated) out.dataTruncated = true;
+      if (r.target.deadLetterUri) out.deadLetterUri = r.target.deadLetterUri;
+      return out;
+    });
+  }
+}
+
+function matcher(q: DeliveryQuery): (r: DeliveryRecord) => boolean {
+  return (r) =>
+    (q.namespace === undefined || r.target.namespace === q.namespace) &&
+    (q.resource === undefined || r.target.resource === q.resource) &&
+    (q.subscription === undefined || r.target.subscription === q.subscription);
+}
+
+function view(r: DeliveryRecord): DeliveryRecordView {
+  return {
+    time: new Date(r.at).toISOString(),
+    namespace: r.target.namespace,
+    resource: r.target.resource,
+    subscription: r.target.subscription,
+    eventId: r.id,
+    eventType: r.type,
+    eventSource: r.source,
+    outcome: r.outcome,
+    attempts: r.attempts,
+    statusCode: r.statusCode ?? null,
+    durationMs: r.durationMs === undefined ? null : Math.round(r.durationMs * 100) / 100,
+  };
+}
