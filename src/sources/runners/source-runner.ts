@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Condition, Resource } from '../../resources/types.js';
+import type { SinkBindingIndex } from '../sinkbinding/index.js';
+import type { SinkEmitter } from '../sink-emitter.js';
+import type { Source, WebhookSource } from '../source.js';
+
+// The seam between the SourcesReconciler and each source kind: a runner knows how to
+// build one kind's adapter from its resource, what besides the spec and the sink must
+// restart it, and what it adds to the status. The reconciler owns everything else
+// (sink resolution, start, retries, restarts, deletion), the same way for every kind.
+
+/** What a runner gets to build one source. */
+export interface SourceContext {
+  readonly resource: Resource;
+  /** The sink, resolved; `emit` POSTs to it. */
+  readonly emitter: SinkEmitter;
+  readonly logger: Logger;
+  /** Sluice's public base URL (`--public-url`), for addresses given to others (GitHub). */
+  readonly publicUrl: string;
+  /** `--kubeconfig`, when given. */
+  readonly kubeconfigPath: string | undefined;
+  /** Kubernetes access given in code, used when there is no `kubeconfigPath`. */
+  readonly kubeConfig: (() => KubeConfig) | undefined;
+  readonly sinkBindings: SinkBindingIndex;
+  /** A key of a v1 Secret in the resource's namespace; undefined when either is missing. */
+  secret(name: string, key: string): Buffer | undefined;
+}
+
+/** A condition that holds Ready below True although the adapter runs (a webhook not yet registered). */
+export interface HeldReady {
+  status: 'False' | 'Unknown';
+  reason: string;
+  message?: string | undefined;
+}
+
+/** What an adapter adds to its resource's status. */
+export interface AdapterStatus {
+  /** Knative's extra conditions (`SecretsProvided`, `WebhookConfigured`...). */
+  conditions?: Condition[];
+  /** Extra status fields (`webhookIDKey`, `ceAttributes`...); may override `sinkUri`. */
+  fields?: Record<string, unknown>;
+  notReady?: HeldReady | undefined;
+}
+
+/** One built adapter, owned by the reconciler until it is retired. */
+export interface RunningSource {
+  readonly source: Source;
+  /** Set for sources that take HTTP requests on `/sources/<ns>/<name>`. */
+  readonly webhook?: WebhookSource;
+  status?(): AdapterStatus;
+  /**
+   * Takes the adapter out of service: `deleted` (the resource is gone: a GitHubSource
+   * removes its webhook), `replaced` (by `next` after a change, or by nothing while the
+   * sink is missing) or `shutdown`. Defaults to `source.stop()`.
+   */
+  retire?(why: RetireReason, next?: RunningSource): Promise<void>;
+  /** Condition reason for a failed `start` (default `StartFailed`). */
+  failureReason?(err: unknown): string;
+}
+
+export type RetireReason = 'deleted' | 'replaced' | 'shutdown';
+
+export interface SourceRunner {
+  readonly kind: string;
+  /** Takes HTTP requests on `/sources/<ns>/<name>`: answered 503 while the source cannot run. */
+  readonly webhook?: boolean;
+  /** Besides the spec and the sink URL, what restarts the source when it changes. */
+  restartKey?(ctx: Omit<SourceContext, 'emitter'>): unknown;
+  /** Builds the adapter; throws for a spec it cannot run (reported as InvalidSpec, not retried). */
+  build(ctx: SourceContext): RunningSource;
+}
+
+/** A digest of a secret value, so that a restart key notices a change without holding the secret. */
+export function secretDigest(value: Buffer | undefined): string | undefined {
+  return value === undefined ? undefined : createHash('sha256').update(value).digest('base64url').slice(0, 16);
+}
