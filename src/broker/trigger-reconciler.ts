@@ -1,0 +1,172 @@
+import type { Logger } from 'pino';
+import type { Channel, ChannelSubscription } from '../channels/channel.js';
+import type { DeliveryTarget } from '../dispatcher/index.js';
+import type { Resource, ResourceStatus } from '../resources/types.js';
+import { DestinationError, type ResolvedDestination } from '../runtime/addressing.js';
+import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
+import { readyStatus } from '../runtime/status.js';
+import { IngressTargets } from '../server/targets.js';
+import { resolveDeliveryPolicy, type DeliveryPolicy } from '../subscriptions/index.js';
+import type { BrokerInstance, BrokerReconciler } from './broker-reconciler.js';
+import { BROKER_KIND, TRIGGER_KIND, type TriggerSpec } from './broker-kinds.js';
+import { compileTriggerFilter, FilterError, type CompiledFilter } from './filters/index.js';
+import { triggerHandler, triggerReplyPreparer } from './trigger-handler.js';
+
+interface TriggerInstance {
+  readonly brokerKey: string;
+  readonly channel: Channel;
+  readonly specKey: string;
+  readonly filterKey: string;
+  readonly filter: CompiledFilter;
+}
+
+/** Why a Trigger cannot be wired, as its Ready condition; caught in this file, never surfaced. */
+class TriggerNotReady extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Triggers: each one is its own subscription on its broker's channel (its own queue,
+ * retries and dead letters, so a failing subscriber never slows another Trigger), with a
+ * handler that applies the Trigger's filter, compiled once here. Replies go back to the
+ * broker's address and meet every Trigger again. Runs in the `consumer` phase, then lets
+ * the broker reconciler publish ingress targets on the channels Triggers now listen to.
+ */
+export class TriggerReconciler implements Reconciler {
+  readonly phase = 'consumer' as const;
+  readonly #brokers: BrokerReconciler;
+  #instances = new Map<string, TriggerInstance>();
+  #log: Logger | undefined;
+
+  constructor(brokers: BrokerReconciler) {
+    this.#brokers = brokers;
+  }
+
+  async reconcile(runtime: SluiceRuntime): Promise<void> {
+    try {
+      await this.#reconcileTriggers(runtime);
+    } finally {
+      this.#brokers.commit(runtime);
+    }
+  }
+
+  async #reconcileTriggers(runtime: SluiceRuntime): Promise<void> {
+    const log = (this.#log ??= runtime.options.logger.child({ component: 'trigger' }));
+    const brokerResources = new Map<string, Resource<unknown>>();
+    for (const { resource } of runtime.list(BROKER_KIND)) brokerResources.set(IngressTargets.key(resource.metadata.namespace, resource.metadata.name), resource);
+    const desired = new Set<string>();
+    for (const { resource } of runtime.list<TriggerSpec>(TRIGGER_KIND)) {
+      const { namespace, name } = resource.metadata;
+      const key = IngressTargets.key(namespace, name);
+      const brokerKey = IngressTargets.key(namespace, resource.spec.broker);
+      const broker = this.#brokers.instances.get(brokerKey);
+      if (!broker) {
+        const exists = brokerResources.has(brokerKey);
+        runtime.setStatus(
+          resource,
+          exists
+            ? readyStatus(false, 'BrokerNotReady', `Broker ${JSON.stringify(resource.spec.broker)} is not ready; see its status`)
+            : readyStatus(false, 'BrokerDoesNotExist', `Broker ${JSON.stringify(resource.spec.broker)} does not exist`),
+        );
+        continue;
+      }
+      try {
+        const status = await this.#wire(runtime, resource, key, broker, log);
+        desired.add(key);
+        runtime.setStatus(resource, status);
+      } catch (err) {
+        if (!(err instanceof TriggerNotReady)) throw err;
+        runtime.setStatus(resource, readyStatus(false, err.reason, err.message));
+      }
+    }
+    for (const [key, inst] of this.#instances) {
+      if (desired.has(key)) continue;
+      this.#instances.delete(key);
+      await this.#unsubscribe(inst, key, log);
+    }
+  }
+
+  /** Subscribes (or re-subscribes) one Trigger; returns its Ready status or throws TriggerNotReady. */
+  async #wire(runtime: SluiceRuntime, r: Resource<TriggerSpec>, key: string, broker: BrokerInstance, log: Logger): Promise<ResourceStatus> {
+    const ns = r.metadata.namespace;
+    const existing = this.#instances.get(key);
+    const filterKey = JSON.stringify([r.spec.filter ?? null, r.spec.filters ?? null]);
+    let filter: CompiledFilter;
+    if (existing && existing.filterKey === filterKey) {
+      filter = existing.filter;
+    } else {
+      try {
+        filter = compileTriggerFilter({ filter: r.spec.filter, filters: r.spec.filters });
+      } catch (err) {
+        // Load-time validation catches these; resources built in code may not have been through it.
+        if (err instanceof FilterError) throw new TriggerNotReady('InvalidFilter', err.message);
+        throw err;
+      }
+    }
+    const subscriber = resolve(runtime, r.spec.subscriber, ns, 'spec.subscriber', 'SubscriberResolveFailed');
+    const delivery = r.spec.delivery ?? broker.delivery;
+    const dlsWhere = r.spec.delivery ? 'spec.delivery.deadLetterSink' : `Broker ${broker.name} spec.delivery.deadLetterSink`;
+    const dls = delivery.deadLetterSink ? resolve(runtime, delivery.deadLetterSink, ns, dlsWhere, 'DeadLetterSinkResolveFailed') : undefined;
+    const replyUri = this.#brokers.replyUrl(runtime, broker);
+    let policy: DeliveryPolicy;
+    try {
+      policy = resolveDeliveryPolicy(r.spec.delivery, broker.delivery);
+    } catch (err) {
+      throw new TriggerNotReady('InvalidDelivery', (err as Error).message);
+    }
+    const specKey = JSON.stringify([broker.generation, subscriber.url, replyUri, dls?.url, policy, filterKey]);
+    if (!existing || existing.specKey !== specKey || existing.channel !== broker.channel) {
+      const target: DeliveryTarget = {
+        namespace: ns,
+        resource: broker.name,
+        subscription: r.metadata.name,
+        subscriberUri: subscriber.url,
+        ...(subscriber.endpoint ? { endpoint: subscriber.endpoint } : {}),
+        replyUri,
+        ...(dls ? { deadLetterUri: dls.url } : {}),
+        policy,
+        prepareReply: triggerReplyPreparer({ namespace_name: ns, resource: broker.name }, r.metadata.name, runtime.options.metrics, log),
+      };
+      let sub: ChannelSubscription;
+      try {
+        sub = {
+          id: key,
+          maxInFlight: runtime.options.maxInFlightPerSubscription,
+          maxAttempts: policy.retry + 1,
+          handler: triggerHandler(filter, runtime.options.dispatcher.handlerFor(target)),
+        };
+        await broker.channel.subscribe(sub);
+      } catch (err) {
+        throw new TriggerNotReady('SubscribeFailed', (err as Error).message);
+      }
+      // Moved to another broker: leave the old one. A broker whose channel was replaced
+      // keeps the old subscription until that channel has drained and closed.
+      if (existing && existing.brokerKey !== IngressTargets.key(ns, r.spec.broker)) await this.#unsubscribe(existing, key, log);
+      this.#instances.set(key, { brokerKey: IngressTargets.key(ns, r.spec.broker), channel: broker.channel, specKey, filterKey, filter });
+    }
+    const extra = { subscriberUri: subscriber.url, ...(dls ? { deadLetterSinkUri: dls.url } : {}) };
+    const brokerNotReady = broker.ingress.notReadyReason();
+    if (brokerNotReady) return readyStatus(false, 'BrokerNotReady', `Broker ${JSON.stringify(broker.name)} is not ready: ${brokerNotReady}`, extra);
+    return readyStatus(true, 'TriggerReady', undefined, extra);
+  }
+
+  async #unsubscribe(inst: TriggerInstance, key: string, log: Logger): Promise<void> {
+    // A deleted or replaced broker's channel is closing: it drops its subscriptions itself.
+    if (this.#brokers.isRetired(inst.channel)) return;
+    await inst.channel.unsubscribe(key, { purge: true }).catch((err: unknown) => log.warn({ err, trigger: key }, 'unsubscribe failed'));
+  }
+}
+
+function resolve(runtime: SluiceRuntime, dest: TriggerSpec['subscriber'], ns: string, what: string, reason: string): ResolvedDestination {
+  try {
+    return runtime.addresses.resolve(dest, ns, what);
+  } catch (err) {
+    if (err instanceof DestinationError) throw new TriggerNotReady(reason, err.message);
+    throw err;
+  }
+}
