@@ -8,6 +8,9 @@
  *    the 50 ms probe period, routing). Target: median < 50 ms.
  * 2. Throughput with scale-up from zero: closed-loop clients through acquire/release
  *    against a service that starts at zero replicas and scales to N.
+ * 3. Inside a running broker (bench/activator-broker.ts): cold start end to end (event
+ *    POSTed to a channel -> delivered to the scaled-to-zero Service) and the warm path
+ *    (direct vs activator routing vs the /services/ proxy), each against its baseline.
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { connect } from 'node:net';
@@ -17,6 +20,7 @@ import { spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { silentLogger } from '../src/observability/logger.js';
 import { freePort } from '../src/activator/readiness-probe.js';
+import { benchActivatorInBroker } from './activator-broker.js';
 
 const ECHO = fileURLToPath(new URL('../test/activator/fixtures/echo-service.mjs', import.meta.url));
 const logger = silentLogger();
@@ -135,6 +139,9 @@ export async function benchActivator(options: { rounds?: number; seconds?: numbe
     clearInterval(watch);
     const elapsed = (performance.now() - t0) / 1000;
     const warmSeconds = elapsed - (allReadyAt || elapsed * 1000) / 1000;
+    const throughput = { done, failed, elapsed, firstReadyAt, allReadyAt, warmSeconds, replicasAtEnd: svc.status().replicas.ready };
+    await activator.remove(cfg.key);
+    const { brokerRuns, ...inBroker } = await benchActivatorInBroker({ rounds, seconds: Math.max(3, seconds) });
     return {
       coldStart: {
         rounds,
@@ -148,15 +155,16 @@ export async function benchActivator(options: { rounds?: number; seconds?: numbe
         clients,
         maxScale,
         seconds: round(elapsed),
-        requests: done,
-        failed,
-        requestsPerSecond: round(done / elapsed),
-        firstReplicaReadyMs: round(firstReadyAt),
-        allReplicasReadyMs: allReadyAt ? round(allReadyAt) : null,
-        replicasAtEnd: svc.status().replicas.ready,
-        warmSeconds: round(warmSeconds),
+        requests: throughput.done,
+        failed: throughput.failed,
+        requestsPerSecond: round(throughput.done / throughput.elapsed),
+        firstReplicaReadyMs: round(throughput.firstReadyAt),
+        allReplicasReadyMs: throughput.allReadyAt ? round(throughput.allReadyAt) : null,
+        replicasAtEnd: throughput.replicasAtEnd,
+        warmSeconds: round(throughput.warmSeconds),
       },
-      runs: { direct: direct.map(round), viaActivator: viaActivator.map(round) },
+      ...inBroker,
+      runs: { direct: direct.map(round), viaActivator: viaActivator.map(round), broker: brokerRuns },
     };
   } finally {
     await activator.close();

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-const LABELS = ['namespace_name', 'service'] as const;
+// `resource` is the Service (or Deployment), as every Sluice metric names its resource.
+const LABELS = ['namespace_name', 'resource'] as const;
 
 /**
  * The activator's Prometheus metrics, registered on the broker's registry (or any given
@@ -8,12 +9,12 @@ const LABELS = ['namespace_name', 'service'] as const;
  * instead of failing with "already registered".
  */
 export class ActivatorMetrics {
-  readonly coldStarts: Counter<'namespace_name' | 'service'>;
-  readonly coldStartDuration: Histogram<'namespace_name' | 'service'>;
-  readonly replicas: Gauge<'namespace_name' | 'service' | 'state'>;
-  readonly queued: Gauge<'namespace_name' | 'service'>;
-  readonly inFlight: Gauge<'namespace_name' | 'service'>;
-  readonly rejected: Counter<'namespace_name' | 'service' | 'reason'>;
+  readonly coldStarts: Counter<'namespace_name' | 'resource'>;
+  readonly coldStartDuration: Histogram<'namespace_name' | 'resource'>;
+  readonly replicas: Gauge<'namespace_name' | 'resource' | 'state'>;
+  readonly queued: Gauge<'namespace_name' | 'resource'>;
+  readonly inFlight: Gauge<'namespace_name' | 'resource'>;
+  readonly rejected: Counter<'namespace_name' | 'resource' | 'reason'>;
 
   constructor(registry: Registry) {
     const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;

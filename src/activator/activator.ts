@@ -21,6 +21,17 @@ export interface ActivatorOptions {
   scalerFactory?: ScalerFactory;
   /** Options for the default ProcessScaler (probe period, grace, base dir for workingDir). */
   process?: Omit<ProcessScalerOptions, 'service' | 'logger'>;
+  /** Rolling update: longest wait for the old version's in-flight requests before it is stopped (default 30 s). */
+  drainTimeoutMs?: number;
+}
+
+interface Entry {
+  svc: ServiceActivator;
+  fingerprint: string;
+}
+
+interface Rollout extends Entry {
+  abort: AbortController;
 }
 
 /**
@@ -32,7 +43,11 @@ export class Activator {
   readonly #opts: ActivatorOptions;
   readonly #log: Logger;
   readonly #metrics: ActivatorMetrics | undefined;
-  readonly #services = new Map<string, { svc: ServiceActivator; fingerprint: string }>();
+  readonly #services = new Map<string, Entry>();
+  /** New versions starting in a rolling update, not yet serving. */
+  readonly #rollouts = new Map<string, Rollout>();
+  /** Old versions draining after a rolling update. */
+  readonly #retiring = new Set<ServiceActivator>();
   #closed = false;
 
   constructor(options: ActivatorOptions) {
@@ -42,21 +57,61 @@ export class Activator {
   }
 
   /**
-   * Starts the service, or restarts it when its config changed (an unchanged config is a
-   * no-op). `scaler` overrides the factory (e.g. a KubeDeploymentScaler for a Deployment ref).
+   * Starts the service, or updates it when its config changed (an unchanged config is a
+   * no-op). An update rolls: while the current version has ready replicas, the new one
+   * starts as many with the new template, takes over once one of them is ready (held
+   * requests move to it), and the old one is drained, then stopped. `scaler` overrides
+   * the factory (e.g. a KubeDeploymentScaler for a Deployment ref) and always updates.
    */
   async apply(service: ServiceConfig, scaler?: Scaler): Promise<ServiceActivator> {
     if (this.#closed) throw new ServiceUnavailableError('the activator is shut down');
+    const key = service.key;
     const fingerprint = JSON.stringify(service);
-    const existing = this.#services.get(service.key);
-    if (existing && existing.fingerprint === fingerprint && !scaler) return existing.svc;
-    if (existing) {
-      this.#log.info({ service: service.key }, 'service changed: replacing its replicas');
-      this.#services.delete(service.key);
-      await existing.svc.close();
+    const current = this.#services.get(key);
+    const pending = this.#rollouts.get(key);
+    if (!scaler && pending?.fingerprint === fingerprint) return pending.svc;
+    if (pending) {
+      // Superseded before it took over: the newest config wins.
+      this.#rollouts.delete(key);
+      pending.abort.abort();
+      await pending.svc.close();
     }
+    if (!scaler && current?.fingerprint === fingerprint) return current.svc;
+    const svc = this.#create(service, scaler);
+    const warm = current?.svc.status().replicas.ready ?? 0;
+    if (!current || warm === 0) {
+      // Nothing warm to keep serving: switch at once.
+      this.#services.set(key, { svc, fingerprint });
+      await svc.start();
+      if (current) this.#retire(current.svc, svc);
+      return svc;
+    }
+    this.#log.info({ service: key, replicas: warm }, 'service changed: rolling out new replicas');
+    const abort = new AbortController();
+    this.#rollouts.set(key, { svc, fingerprint, abort });
+    await svc.start(warm);
+    svc.whenReady(abort.signal).then(
+      () => {
+        if (this.#rollouts.get(key)?.svc !== svc) return;
+        this.#rollouts.delete(key);
+        const old = this.#services.get(key);
+        this.#services.set(key, { svc, fingerprint });
+        this.#log.info({ service: key }, 'rolling update: new replicas serve');
+        if (old) this.#retire(old.svc, svc);
+      },
+      () => {},
+    );
+    return svc;
+  }
+
+  /** A new version of `key` that is starting and does not serve yet (rolling update). */
+  pending(key: string): ServiceActivator | undefined {
+    return this.#rollouts.get(key)?.svc;
+  }
+
+  #create(service: ServiceConfig, scaler?: Scaler): ServiceActivator {
     const sc = scaler ?? (this.#opts.scalerFactory ?? this.#defaultFactory)(service, this.#log);
-    const svc = new ServiceActivator({
+    return new ServiceActivator({
       service,
       scaler: sc,
       logger: this.#log,
@@ -64,9 +119,23 @@ export class Activator {
       ...(this.#opts.queueSize !== undefined ? { queueSize: this.#opts.queueSize } : {}),
       ...(this.#opts.queueTimeoutMs !== undefined ? { queueTimeoutMs: this.#opts.queueTimeoutMs } : {}),
     });
-    this.#services.set(service.key, { svc, fingerprint });
-    await svc.start();
-    return svc;
+  }
+
+  /** Hands the old version's held requests to `next`, lets its in-flight ones finish, then stops it. */
+  #retire(old: ServiceActivator, next: ServiceActivator): void {
+    old.handOver(next);
+    this.#retiring.add(old);
+    void old
+      .idle(this.#opts.drainTimeoutMs ?? 30_000)
+      .then(() => old.close())
+      .then(() => next.refreshMetrics())
+      .catch((err: unknown) => this.#log.warn({ err, service: old.key }, 'stopping the replaced version failed'))
+      .finally(() => this.#retiring.delete(old));
+  }
+
+  /** Keys (`namespace/name`) of every service applied and not removed. */
+  keys(): string[] {
+    return [...new Set([...this.#services.keys(), ...this.#rollouts.keys()])];
   }
 
   get(key: string): ServiceActivator | undefined {
@@ -89,9 +158,11 @@ export class Activator {
 
   async remove(key: string): Promise<void> {
     const entry = this.#services.get(key);
-    if (!entry) return;
+    const pending = this.#rollouts.get(key);
     this.#services.delete(key);
-    await entry.svc.close();
+    this.#rollouts.delete(key);
+    pending?.abort.abort();
+    await Promise.all([entry?.svc.close(), pending?.svc.close()]);
   }
 
   /** Per service: replicas desired/ready, in flight, held, last cold start. */
@@ -104,9 +175,12 @@ export class Activator {
   /** Stops every service and its replicas (held requests get 503). */
   async close(): Promise<void> {
     this.#closed = true;
-    const all = [...this.#services.values()];
+    const all = [...this.#services.values(), ...this.#rollouts.values()].map((e) => e.svc);
+    for (const r of this.#rollouts.values()) r.abort.abort();
+    all.push(...this.#retiring);
     this.#services.clear();
-    await Promise.all(all.map((e) => e.svc.close()));
+    this.#rollouts.clear();
+    await Promise.all(all.map((svc) => svc.close()));
   }
 
   readonly #defaultFactory: ScalerFactory = (service, logger) => new ProcessScaler({ ...this.#opts.process, service, logger });

@@ -5,6 +5,8 @@ export interface Held {
   resolve(lease: Lease): void;
   reject(err: unknown): void;
   since: number;
+  /** The caller's abort signal, kept so a rolling update can hand the request on. */
+  signal?: AbortSignal;
   timer?: NodeJS.Timeout;
   /** Removes the abort listener. */
   cleanup?: () => void;

@@ -51,7 +51,7 @@ export class ServiceActivator implements EndpointResolver {
   readonly #scaler: Scaler;
   readonly #log: Logger;
   readonly #metrics: ActivatorMetrics | undefined;
-  readonly #labels: { namespace_name: string; service: string };
+  readonly #labels: { namespace_name: string; resource: string };
   readonly #queueSize: number;
   readonly #queueTimeoutMs: number;
   readonly #capacityPerSlot: number;
@@ -69,13 +69,15 @@ export class ServiceActivator implements EndpointResolver {
   #lastColdStart: { at: string; durationMs: number } | undefined;
   #tick: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #readyWaiters = new Set<() => void>();
+  readonly #idleWaiters = new Set<() => void>();
 
   constructor(options: ServiceActivatorOptions) {
     this.#svc = options.service;
     this.#scaler = options.scaler;
     this.#log = options.logger.child({ service: options.service.key });
     this.#metrics = options.metrics;
-    this.#labels = { namespace_name: options.service.namespace, service: options.service.name };
+    this.#labels = { namespace_name: options.service.namespace, resource: options.service.name };
     this.#queueSize = options.service.autoscale.queueSize ?? options.queueSize ?? 10_000;
     this.#queueTimeoutMs = options.service.autoscale.queueTimeoutMs ?? options.queueTimeoutMs ?? 300_000;
     this.#capacityPerSlot = options.service.containerConcurrency > 0 ? options.service.containerConcurrency : Infinity;
@@ -89,10 +91,14 @@ export class ServiceActivator implements EndpointResolver {
     return this.#svc.key;
   }
 
-  /** Starts `max(initial-scale, min-scale)` replicas and the autoscaling loop. */
-  async start(): Promise<void> {
+  /**
+   * Starts `max(initial-scale, min-scale, atLeast)` replicas and the autoscaling loop.
+   * `atLeast` is the replica count of the version being replaced in a rolling update; a
+   * scale-up already asked for by requests that arrived before `start` is kept too.
+   */
+  async start(atLeast = 0): Promise<void> {
     const a = this.#svc.autoscale;
-    const initial = this.#clamp(Math.max(a.initialScale, a.minScale));
+    const initial = this.#clamp(Math.max(a.initialScale, a.minScale, atLeast, this.#desired));
     this.#lastScaleUpAt = Date.now();
     this.#desired = initial;
     this.#gauges();
@@ -120,7 +126,7 @@ export class ServiceActivator implements EndpointResolver {
       return Promise.reject(new ActivatorQueueFullError(`Service ${this.#svc.key}: ${this.#queue.length} requests already held waiting for a replica (limit ${this.#queueSize})`));
     }
     return new Promise<Lease>((resolve, reject) => {
-      const held: Held = { resolve, reject, since: Date.now() };
+      const held: Held = { resolve, reject, since: Date.now(), ...(signal ? { signal } : {}) };
       held.timer = setTimeout(() => {
         if (!this.#queue.remove(held)) return;
         held.cleanup?.();
@@ -156,11 +162,67 @@ export class ServiceActivator implements EndpointResolver {
     };
   }
 
+  /** Resolves once a replica is ready (at once if one is); rejects when `signal` aborts or the service closes. */
+  whenReady(signal?: AbortSignal): Promise<void> {
+    if (this.#scaler.endpoints().length > 0) return Promise.resolve();
+    if (this.#closed) return Promise.reject(new ServiceUnavailableError(`Service ${this.#svc.key} is not running`));
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        this.#readyWaiters.delete(done);
+        signal?.removeEventListener('abort', onAbort);
+        if (this.#closed) reject(new ServiceUnavailableError(`Service ${this.#svc.key} was stopped before a replica was ready`));
+        else resolve();
+      };
+      const onAbort = () => {
+        this.#readyWaiters.delete(done);
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      if (signal?.aborted) return onAbort();
+      this.#readyWaiters.add(done);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /**
+   * Rolling update: moves every held request, oldest first, to `next` (the new version
+   * of this service), so nothing waiting is answered 503 because the template changed.
+   */
+  handOver(next: ServiceActivator): void {
+    for (let h = this.#queue.shift(); h; h = this.#queue.shift()) {
+      clearTimeout(h.timer);
+      h.cleanup?.();
+      next.acquire(h.signal).then(h.resolve, h.reject);
+    }
+    this.#gauges();
+  }
+
+  /** Sets the gauges again (the version it replaced removed the shared series when it closed). */
+  refreshMetrics(): void {
+    if (!this.#closed) this.#gauges();
+  }
+
+  /** Resolves once no request is in flight, or after `timeoutMs`, whichever comes first. */
+  idle(timeoutMs: number): Promise<void> {
+    if (this.#total === 0 || this.#closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#idleWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref();
+      this.#idleWaiters.add(done);
+    });
+  }
+
   /** Rejects held requests (503), stops the autoscaling loop and the replicas. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#tick);
+    for (const w of [...this.#readyWaiters]) w();
+    for (const w of [...this.#idleWaiters]) w();
     for (let h = this.#queue.shift(); h; h = this.#queue.shift()) {
       clearTimeout(h.timer);
       h.cleanup?.();
@@ -219,6 +281,7 @@ export class ServiceActivator implements EndpointResolver {
         this.#lastActivity = Date.now();
         this.#metrics?.inFlight.set(this.#labels, this.#total);
         if (this.#queue.length) this.#release();
+        if (this.#total === 0) for (const w of [...this.#idleWaiters]) w();
       },
     };
   }
@@ -261,6 +324,7 @@ export class ServiceActivator implements EndpointResolver {
     }
     this.#release();
     this.#gauges();
+    if (ready.length > 0) for (const w of [...this.#readyWaiters]) w();
     // A replica lost while requests wait: make sure the scaler is still asked for enough.
     this.#scaleUpIfNeeded();
   }

@@ -117,6 +117,20 @@ export const serviceKind = {
   spec: serviceSpecSchema,
   /** Parses a validated Service into the activator's config (throws ResourceValidationError). */
   toConfig: (resource: Resource, mode: ServiceMode = 'local', origin?: ResourceOrigin) => serviceConfigFrom(resource, mode, origin),
+  /**
+   * Load-time rules beyond the schema (annotations, env), so `sluice validate` and
+   * `start` name the file and document. Whether `command` or `image` is needed depends
+   * on where the Service runs: that is left to the runtime, which reports it as status.
+   */
+  validate: (resource: Resource): ResourceIssue[] => {
+    try {
+      serviceConfigFrom(resource, 'local');
+      return [];
+    } catch (err) {
+      if (!(err instanceof ResourceValidationError)) throw err;
+      return err.issues.filter((i) => !i.path.endsWith('.command'));
+    }
+  },
 } as const;
 
 /**

@@ -33,6 +33,9 @@ trap ':' TERM INT HUP
 lifeline=$!
 "$@" </dev/null 3>&- 4<&-
 status=$?
+# Sluice may be gone (the fd 3 pipe has no reader): a SIGPIPE from printf must not stop
+# the watchdog before its final kill, or the lifeline's sleep would outlive the group.
+trap '' PIPE
 # Reap the lifeline here, so that once the watchdog is gone its group is too.
 kill -KILL "$lifeline" 2>/dev/null
 wait "$lifeline" 2>/dev/null

@@ -40,9 +40,9 @@ describe('Activator with local processes', () => {
     assert.equal(st.inFlight, 0);
     assert.ok(st.lastColdStart && st.lastColdStart.durationMs >= 150);
     const text = await registry.metrics();
-    assert.match(text, /sluice_activator_cold_starts_total\{namespace_name="default",service="cold"\} 1/);
-    assert.match(text, /sluice_activator_cold_start_duration_seconds_count\{namespace_name="default",service="cold"\} 1/);
-    assert.match(text, /sluice_activator_replicas\{namespace_name="default",service="cold",state="ready"\} 1/);
+    assert.match(text, /sluice_activator_cold_starts_total\{namespace_name="default",resource="cold"\} 1/);
+    assert.match(text, /sluice_activator_cold_start_duration_seconds_count\{namespace_name="default",resource="cold"\} 1/);
+    assert.match(text, /sluice_activator_replicas\{namespace_name="default",resource="cold",state="ready"\} 1/);
     // Warm: acquire resolves without waiting on anything.
     const warm = await activator.resolver('default/cold').acquire(never);
     assert.equal(warm.url, lease.url);
@@ -112,16 +112,11 @@ describe('Activator with local processes', () => {
     );
     await waitUntil(() => svc.status().replicas.ready === 1, 15_000, 'min-scale replica');
     const resolver = activator.resolver('default/load');
-    const replies = await Promise.all(
-      [0, 1, 2].map(async () => {
-        const lease = await resolver.acquire(never);
-        try {
-          return await call(lease.url, '/slow?ms=300');
-        } finally {
-          lease.release();
-        }
-      }),
-    );
+    // Three leases held at once: with containerConcurrency 1 each needs its own replica
+    // (a request that finished early would otherwise free its slot for the next one).
+    const leases = await Promise.all([0, 1, 2].map(() => resolver.acquire(never)));
+    const replies = await Promise.all(leases.map((lease) => call(lease.url, '/slow?ms=50')));
+    for (const lease of leases) lease.release();
     assert.equal(new Set(replies.map((r) => r.pid)).size, 3, 'each request had its own replica (containerConcurrency 1)');
     assert.equal(svc.status().replicas.desired, 3);
     await waitUntil(() => svc.status().replicas.desired === 1 && svc.status().replicas.ready === 1, 15_000, 'scale back down to min-scale');

@@ -18,8 +18,9 @@ test('examples/scale-to-zero: the Service from the YAML cold-starts and answers 
   assert.equal(config.autoscale.initialScale, 0);
   const activator = new Activator({ logger: silentLogger(), process: { baseDir: root } });
   try {
-    // args are relative to the repository root, where `sluice start` runs.
-    await activator.apply({ ...config, container: { ...config.container, workingDir: root } });
+    // `workingDir: .` is the YAML file's folder (as the ServiceReconciler resolves it).
+    assert.equal(config.container.workingDir, '.');
+    await activator.apply({ ...config, container: { ...config.container, workingDir: `${root}examples/scale-to-zero` } });
     const lease = await activator.resolver('default/log-encoder').acquire(new AbortController().signal);
     const event = new CloudEvent({ id: 'log-1', source: '/my/app', type: 'dev.example.log', datacontenttype: 'text/plain', data: 'INFO started\nERROR disk full' });
     const msg = HTTP.binary(event);

@@ -1,0 +1,209 @@
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import { Agent } from 'undici';
+import { NotReadyError, ResourceValidationError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { LoadedResource, Resource } from '../resources/types.js';
+import { DestinationError } from '../runtime/addressing.js';
+import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
+import { sendError } from '../server/reply-error.js';
+import type { RawRouteHandler } from '../server/targets.js';
+import { Activator, type ActivatorOptions } from './activator.js';
+import { loadKubeConfig } from '../sources/apiserver/kubeconfig.js';
+import { DeploymentRefs } from './deployment-refs.js';
+import { createServiceProxy, type ServiceProxy } from './service-proxy.js';
+import { serviceConfigFrom, type ServiceConfig, type ServiceSpec } from './service-spec.js';
+import { serviceResourceStatus, type ServiceProblem } from './service-status.js';
+
+export const SERVICE_KIND = 'Service';
+const SERVING_GROUP = 'serving.knative.dev/';
+
+export interface ServiceReconcilerOptions {
+  logger: Logger;
+  /** The broker's metrics registry: the activator's metrics go on its /metrics. */
+  registry?: Registry;
+  /** Kubernetes access for `apps/v1` Deployment refs, loaded on first use (throws when there is none); default: KUBECONFIG, in-cluster, ~/.kube/config. */
+  kubeConfig?: () => KubeConfig;
+  /** Overrides for the activator (queue size and timeout, process scaler options). */
+  activator?: Omit<ActivatorOptions, 'logger' | 'registry'>;
+  /** How often the admin status of each Service is refreshed (default 250 ms). */
+  statusIntervalMs?: number;
+}
+
+interface Tracked {
+  resource: Resource<unknown>;
+  /** Set when the current spec cannot run; a previous version may still serve. */
+  problem?: ServiceProblem;
+  proxy?: { handler: RawRouteHandler; proxy: ServiceProxy; timeoutMs: number };
+}
+
+/**
+ * Turns `serving.knative.dev/v1` Services into activator services (local processes that
+ * scale to zero): starts them, rolls them on change, stops them on delete and when
+ * Sluice stops. Makes `ref: {kind: Service}` resolve through the activator (deliveries
+ * wait while it wakes without spending retries), routes `/services/<ns>/<name>/...` on
+ * the public port to it, and keeps each Service's status current. Also makes `apps/v1`
+ * Deployment refs resolvable (scaled through the Kubernetes API).
+ */
+export class ServiceReconciler implements Reconciler {
+  readonly phase = 'address' as const;
+  readonly activator: Activator;
+  readonly deployments: DeploymentRefs;
+  readonly #log: Logger;
+  readonly #statusMs: number;
+  readonly #tracked = new Map<string, Tracked>();
+  readonly #agent = new Agent({ keepAliveTimeout: 4_000, connections: 256 });
+  #runtime: SluiceRuntime | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: ServiceReconcilerOptions) {
+    this.#log = options.logger.child({ component: 'services' });
+    this.#statusMs = options.statusIntervalMs ?? 250;
+    this.activator = new Activator({ ...options.activator, logger: options.logger, ...(options.registry ? { registry: options.registry } : {}) });
+    this.deployments = new DeploymentRefs({
+      logger: options.logger,
+      ...(options.registry ? { registry: options.registry } : {}),
+      // KUBECONFIG, then the in-cluster service account, then ~/.kube/config.
+      kubeConfig: options.kubeConfig ?? (() => loadKubeConfig()),
+    });
+  }
+
+  async reconcile(runtime: SluiceRuntime): Promise<void> {
+    if (this.#closed) return;
+    if (!this.#runtime) this.#attach(runtime);
+    const desired = new Set<string>();
+    for (const item of runtime.list<ServiceSpec>(SERVICE_KIND)) {
+      if (!item.resource.apiVersion.startsWith(SERVING_GROUP)) continue;
+      const key = `${item.resource.metadata.namespace}/${item.resource.metadata.name}`;
+      desired.add(key);
+      await this.#apply(key, item as LoadedResource<unknown>);
+    }
+    for (const key of this.activator.keys()) if (!desired.has(key)) await this.#remove(key);
+    for (const key of this.#tracked.keys()) if (!desired.has(key)) await this.#remove(key);
+    this.#refreshStatus();
+  }
+
+  /**
+   * Lets requests in flight finish (channels drain into services while Sluice stops),
+   * up to `deadline`, then stops every replica.
+   */
+  async close(deadline: number): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    while (Date.now() < deadline && this.#busy()) await new Promise((r) => setTimeout(r, 50));
+    await Promise.allSettled([this.activator.close(), this.deployments.close()]);
+    await Promise.allSettled([...this.#tracked.values()].map((t) => t.proxy?.proxy.close()));
+    await this.#agent.close().catch(() => {});
+  }
+
+  // ---- internals ----
+
+  #attach(runtime: SluiceRuntime): void {
+    this.#runtime = runtime;
+    runtime.addresses.register(SERVICE_KIND, (ref) => {
+      const key = `${ref.namespace}/${ref.name}`;
+      if (!ref.apiVersion.startsWith(SERVING_GROUP)) {
+        throw new DestinationError(`${ref.kind} ${key}: only serving.knative.dev/v1 Services are addressable (a Kubernetes core Service is not; use uri)`);
+      }
+      const t = this.#tracked.get(key);
+      if (!t) return undefined;
+      if (!this.activator.get(key)) throw new DestinationError(`Service ${key} is not ready: ${t.problem?.message ?? 'not started'}`, 'SubscriberNotReady');
+      return { url: this.#url(key), endpoint: this.activator.resolver(key) };
+    });
+    runtime.addresses.register('Deployment', this.deployments.resolve);
+    this.#timer = setInterval(() => this.#refreshStatus(), this.#statusMs);
+    this.#timer.unref();
+  }
+
+  #url(key: string): string {
+    return `${this.#runtime!.options.publicUrl}/services/${key}`;
+  }
+
+  async #apply(key: string, item: LoadedResource<unknown>): Promise<void> {
+    const t: Tracked = this.#tracked.get(key) ?? { resource: item.resource };
+    t.resource = item.resource;
+    this.#tracked.set(key, t);
+    let config: ServiceConfig;
+    try {
+      config = withBaseDir(serviceConfigFrom(item.resource, 'local', item.origin), item.origin?.file);
+    } catch (err) {
+      if (!(err instanceof ResourceValidationError)) throw err;
+      // The previous version, if any, keeps serving (as Knative keeps its last ready revision).
+      t.problem = { reason: cannotRunLocally(err) ? 'CommandRequired' : 'InvalidSpec', message: err.message };
+      if (!this.activator.get(key)) this.#route(key, t, undefined);
+      this.#log.warn({ service: key, err: err.message }, 'Service cannot run');
+      return;
+    }
+    try {
+      await this.activator.apply(config);
+      delete t.problem;
+      this.#route(key, t, config);
+    } catch (err) {
+      t.problem = { reason: 'ActivationFailed', message: (err as Error).message };
+      this.#log.error({ service: key, err }, 'Service could not be started');
+    }
+  }
+
+  /** `/services/<ns>/<name>/...`: the proxy through the activator, or a 503 saying why not. */
+  #route(key: string, t: Tracked, config: ServiceConfig | undefined): void {
+    const services = this.#runtime!.options.targets.services;
+    if (!config) {
+      services.set(key, async (_req, reply) => {
+        sendError(reply, new NotReadyError(`Service ${key} is not ready: ${t.problem?.message ?? 'not started'}`));
+      });
+      return;
+    }
+    if (t.proxy?.timeoutMs === config.requestTimeoutMs) return;
+    const old = t.proxy;
+    const proxy = createServiceProxy(this.activator.resolver(key), { logger: this.#log, requestTimeoutMs: config.requestTimeoutMs, agent: this.#agent });
+    const handler: RawRouteHandler = (req, reply, rest) => proxy.handle(req, reply, rest);
+    t.proxy = { handler, proxy, timeoutMs: config.requestTimeoutMs };
+    services.set(key, handler);
+    void old?.proxy.close();
+  }
+
+  async #remove(key: string): Promise<void> {
+    const t = this.#tracked.get(key);
+    this.#tracked.delete(key);
+    this.#runtime?.options.targets.services.delete(key);
+    await t?.proxy?.proxy.close();
+    if (this.activator.get(key) || this.activator.pending(key)) {
+      this.#log.info({ service: key }, 'Service deleted: stopping its replicas');
+      await this.activator.remove(key);
+    }
+  }
+
+  #refreshStatus(): void {
+    const runtime = this.#runtime;
+    if (!runtime || this.#closed) return;
+    for (const [key, t] of this.#tracked) {
+      runtime.setStatus(
+        t.resource,
+        serviceResourceStatus({
+          url: this.#url(key),
+          serving: this.activator.get(key)?.status(),
+          pending: this.activator.pending(key)?.status(),
+          problem: t.problem,
+        }),
+      );
+    }
+  }
+
+  #busy(): boolean {
+    const all = [...Object.values(this.activator.status()), ...Object.values(this.deployments.status())];
+    return all.some((s) => s.inFlight > 0 || s.queued > 0);
+  }
+}
+
+/** A relative `workingDir` is taken from the folder of the YAML file that declared it. */
+function withBaseDir(config: ServiceConfig, file: string | undefined): ServiceConfig {
+  const wd = config.container.workingDir;
+  if (!wd || isAbsolute(wd) || !file) return config;
+  return { ...config, container: { ...config.container, workingDir: resolvePath(dirname(file), wd) } };
+}
+
+function cannotRunLocally(err: ResourceValidationError): boolean {
+  return err.issues.some((i) => i.path.endsWith('.command'));
+}
