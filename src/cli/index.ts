@@ -1,7 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { SluiceError } from '../errors.js';
-import { registerStart } from './start.js';
+import { addGlobalOptions } from './global-options.js';
+import { registerApply } from './apply.js';
+import { registerDelete } from './delete.js';
+import { registerGet } from './get.js';
+import { registerDescribe } from './describe.js';
+import { registerValidate } from './validate.js';
+import { registerSend } from './send.js';
+import { registerTail } from './tail.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -12,7 +19,12 @@ export async function main(argv: string[]): Promise<void> {
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerStart(program);
+  addGlobalOptions(program);
+  // `start` loads the whole broker (fastify, NATS, BullMQ, the Kubernetes client), which the
+  // client commands do not need: it is loaded only when named.
+  if (argv.slice(2).includes('start')) (await import('./start.js')).registerStart(program);
+  else program.command('start').description('run the broker with the resources in the given YAML files or folders (sluice start --help)');
+  for (const register of [registerApply, registerDelete, registerGet, registerDescribe, registerValidate, registerSend, registerTail]) register(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -1,12 +1,16 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadResources } from '../resources/index.js';
 import { createSluiceKinds } from '../kinds.js';
 import { createLogger } from '../observability/logger.js';
 import { SluiceServer } from '../server/sluice-server.js';
 import { parseByteSize, parseDurationFlag, parseLogLevel, parsePort, parsePositiveInt } from './options.js';
-import { ConfigFileError } from '../errors.js';
+import { InvalidOptionError } from '../errors.js';
+import { addBackendFlags, backendSettings, type BackendFlags } from './backend-flags.js';
+import { loadKubeConfig } from '../sources/apiserver/kubeconfig.js';
+import { resolveOtlpTracesUrl } from '../observability/otlp-endpoint.js';
+import { loadTracing } from '../observability/tracing.js';
 
-interface StartFlags {
+interface StartFlags extends BackendFlags {
   file: string[];
   port: string;
   adminPort: string;
@@ -18,12 +22,16 @@ interface StartFlags {
   drainTimeout: string;
   channelCapacity: string;
   publicUrl?: string;
+  kubeconfig?: string;
   strict?: boolean;
   logFormat?: string;
+  adminToken?: string;
+  watch: boolean;
+  otlpEndpoint?: string;
 }
 
 export function registerStart(program: Command): void {
-  program
+  const command = program
     .command('start')
     .description('run the broker with the resources in the given YAML files or folders')
     .option('-f, --file <path>', 'YAML file or folder of resources (repeatable; folders are read recursively)', collect, [])
@@ -38,10 +46,24 @@ export function registerStart(program: Command): void {
     .option('--max-body <size>', 'largest request body accepted; 413 beyond (e.g. 1MiB)', '1MiB')
     .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long to keep delivering accepted events', '30s')
     .option('--channel-capacity <n>', 'events an InMemoryChannel holds before answering 429', '10000')
+    .option('--kubeconfig <file>', 'Kubernetes config for ApiServerSources and Deployment sinks (default: KUBECONFIG, else in-cluster)')
     .option('--strict', 'exit when any resource document is invalid instead of serving the valid ones')
-    .action(async (flags: StartFlags) => {
+    .option('--no-watch', 'do not re-apply the -f files and folders when they change')
+    .option('--otlp-endpoint <url>', 'OTLP/HTTP collector to export trace spans to, e.g. http://otel-collector:4318 (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; none: no spans)')
+    .addOption(new Option('--admin-token <token>', 'bearer token the admin API (/api/...) requires; /healthz, /readyz and /metrics stay open').env('SLUICE_ADMIN_TOKEN'))
+    .action(async (flags: StartFlags, cmd: Command) => {
+      // An empty SLUICE_ADMIN_TOKEN means "unset"; an empty --admin-token is a mistake.
+      if (flags.adminToken === '') {
+        if (cmd.getOptionValueSource('adminToken') === 'env') delete flags.adminToken;
+        else throw new InvalidOptionError('--admin-token: the token must not be empty');
+      }
       process.exitCode = await start(flags);
     });
+  addBackendFlags(command);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -58,15 +80,22 @@ async function start(flags: StartFlags): Promise<number> {
   const maxBodyBytes = parseByteSize(flags.maxBody);
   const drainTimeoutMs = parseDurationFlag(flags.drainTimeout, '--drain-timeout');
   const channelCapacity = parsePositiveInt(flags.channelCapacity, '--channel-capacity');
-  if (flags.file.length === 0) throw new ConfigFileError('no resources given: pass -f <file-or-folder> (e.g. sluice start -f config/)');
+  const otlpTracesUrl = resolveOtlpTracesUrl(flags.otlpEndpoint);
 
-  const loaded = await loadResources(flags.file, { registry: createSluiceKinds() });
+  const backends = backendSettings(flags);
+  const loaded = await loadResources(flags.file, { registry: createSluiceKinds(), defaultChannelTemplate: backends.defaultChannelTemplate });
   for (const e of loaded.errors) process.stderr.write(`error: ${e.message}\n`);
   if (loaded.errors.length && (flags.strict || loaded.resources.length === 0)) {
     process.stderr.write(`sluice: ${loaded.errors.length} invalid resource document(s); nothing started\n`);
     return 1;
   }
 
+  // Listen for signals before starting anything: a SIGTERM that arrives while resources
+  // are still being applied must still end in a graceful drain and exit 0, not a kill.
+  const stopRequested = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   const server = new SluiceServer({
     logger,
     port,
@@ -74,16 +103,28 @@ async function start(flags: StartFlags): Promise<number> {
     host: flags.host,
     adminHost: flags.adminHost,
     ...(flags.publicUrl ? { publicUrl: flags.publicUrl } : {}),
+    ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig, kubeConfig: () => loadKubeConfig({ kubeconfigPath: flags.kubeconfig }) } : {}),
     maxBodyBytes,
     drainTimeoutMs,
     channelCapacity,
+    defaultChannelTemplate: backends.defaultChannelTemplate,
+    nats: backends.nats,
+    redis: backends.redis,
     defaultMetrics: true,
+    tracing: await loadTracing({ otlpTracesUrl, logger }),
+    dataDir: flags.dataDir,
+    ...(flags.adminToken !== undefined ? { adminToken: flags.adminToken } : {}),
   });
   await server.listen();
   server.runtime.recordInvalid(loaded.errors);
-  await server.runtime.apply(loaded.resources, loaded.secrets);
+  // The -f files plus what `sluice apply` saved under --data-dir; the files are watched.
+  await server.liveConfig.start({ paths: flags.file, initial: loaded, watch: flags.watch });
+  if (flags.file.length === 0) logger.info('no -f files given: serving what the admin API applied (add resources with `sluice apply -f <file>`)');
+  if (flags.adminToken === undefined && !isLoopback(flags.adminHost)) {
+    logger.warn(`the admin API listens on ${flags.adminHost} without a token: anyone who reaches it can change resources (set --admin-token)`);
+  }
 
-  logger.info({ ingress: server.ingressUrl, admin: server.adminUrl }, 'sluice is running');
+  logger.info({ ingress: server.ingressUrl, admin: server.adminUrl, ...(otlpTracesUrl ? { otlpTracesUrl } : {}) }, 'sluice is running');
   for (const r of server.runtime.listResources()) {
     const st = r.status as { address?: { url?: string }; conditions?: Array<{ status: string; reason?: string; message?: string }> };
     const ready = st.conditions?.[0];
@@ -91,17 +132,9 @@ async function start(flags: StartFlags): Promise<number> {
     else if (ready && ready.status !== 'True') logger.warn(`${r.kind} ${r.metadata.namespace}/${r.metadata.name} is not ready: ${ready.reason}${ready.message ? ': ' + ready.message : ''}`);
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down: draining accepted events');
-      server.close().then(resolve, (err) => {
-        logger.error({ err }, 'shutdown failed');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  const signal = await stopRequested;
+  logger.info({ signal }, 'shutting down: draining accepted events');
+  await server.close().catch((err: unknown) => logger.error({ err }, 'shutdown failed'));
   logger.info('stopped');
   logger.flush?.();
   return 0;

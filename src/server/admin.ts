@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { NotFoundError } from '../errors.js';
 import { sendError } from './reply-error.js';
+import { requireAdminToken } from './admin-auth.js';
+import { redactedSecret } from './admin-resources.js';
+import type { SecretResource } from '../resources/types.js';
 
 /** A resource as the admin API shows it. */
 export interface ResourceView {
@@ -18,6 +21,8 @@ export interface AdminRuntime {
   listResources(): ResourceView[];
   /** Ready once every valid resource is reconciled; `pending` names what is not yet. */
   readiness(): { ready: boolean; pending: string[] };
+  /** Secrets, shown by the resource API with their values redacted. */
+  listSecrets?(): SecretResource[];
 }
 
 export interface AdminOptions {
@@ -26,6 +31,10 @@ export interface AdminOptions {
   logger: Logger;
   /** Lets later features (apply/delete, inspector) add routes without editing this file. */
   plugins?: Array<(app: FastifyInstance) => void | Promise<void>>;
+  /** Bearer token required on `/api/` routes (`--admin-token`); health, readiness and metrics stay open. */
+  token?: string;
+  /** The kind a name in a URL means (`imc`, `subscriptions`); default: the kind itself, case-insensitive. */
+  resolveKind?: (input: string) => string | undefined;
 }
 
 /** Admin port: health, readiness, Prometheus metrics and the resource API. Loopback by default. */
@@ -33,6 +42,9 @@ export async function createAdminApp(options: AdminOptions): Promise<FastifyInst
   const app = Fastify({ loggerInstance: options.logger.child({ component: 'admin' }) as FastifyBaseLogger, disableRequestLogging: true });
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
   app.setNotFoundHandler((req, reply) => sendError(reply, new NotFoundError(`no admin route ${req.method} ${req.url}`)));
+  if (options.token !== undefined) requireAdminToken(app, options.token);
+  const kindIs = (input: string, kind: string) => (options.resolveKind?.(input) ?? input).toLowerCase() === kind.toLowerCase();
+  const allResources = (): ResourceView[] => [...options.runtime.listResources(), ...(options.runtime.listSecrets?.() ?? []).map(redactedSecret)];
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -45,16 +57,14 @@ export async function createAdminApp(options: AdminOptions): Promise<FastifyInst
   });
   app.get('/api/v1/resources', async (req) => {
     const q = req.query as { kind?: string; namespace?: string };
-    const items = options.runtime
-      .listResources()
-      .filter((r) => (!q.kind || r.kind.toLowerCase() === q.kind.toLowerCase()) && (!q.namespace || r.metadata.namespace === q.namespace));
+    const items = allResources()
+      .filter((r) => (!q.kind || kindIs(q.kind, r.kind)) && (!q.namespace || r.metadata.namespace === q.namespace));
     return { items };
   });
   app.get('/api/v1/resources/:kind/:namespace/:name', async (req) => {
     const p = req.params as { kind: string; namespace: string; name: string };
-    const r = options.runtime
-      .listResources()
-      .find((x) => x.kind.toLowerCase() === p.kind.toLowerCase() && x.metadata.namespace === p.namespace && x.metadata.name === p.name);
+    const r = allResources()
+      .find((x) => kindIs(p.kind, x.kind) && x.metadata.namespace === p.namespace && x.metadata.name === p.name);
     if (!r) throw new NotFoundError(`${p.kind} ${p.namespace}/${p.name} not found`);
     return r;
   });

@@ -1,8 +1,10 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { parseHttpEvents } from '../events/index.js';
-import { MethodNotAllowedError, NotFoundError, NotReadyError, PayloadTooLargeError, UnavailableError, httpStatusOf } from '../errors.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { SluiceEvent } from '../events/types.js';
+import { MethodNotAllowedError, NotFoundError, NotReadyError, PayloadTooLargeError, UnauthorizedError, UnavailableError, httpStatusOf } from '../errors.js';
+import { responseCodeClass, type Metrics } from '../observability/metrics.js';
+import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
 import { sendError } from './reply-error.js';
 import { IngressTargets, type IngressTarget } from './targets.js';
 
@@ -14,6 +16,10 @@ export interface IngressOptions {
   maxBodyBytes: number;
   /** True once shutdown began: new events get 503. */
   isDraining: () => boolean;
+  /** Sees every batch a target accepted (the event inspector's tap); must be cheap and must not throw. */
+  onAccepted?: (target: IngressTarget, events: readonly SluiceEvent[]) => void;
+  /** Receive/publish spans, and the trace context stamped on events that come without one. */
+  tracing?: Tracing;
 }
 
 // Knative addresses a channel by Host: `<name>-kn-channel.<namespace>.svc.cluster.local`.
@@ -28,6 +34,7 @@ const ALLOW = 'POST, OPTIONS';
  */
 export function createIngressApp(options: IngressOptions): FastifyInstance {
   const { targets, metrics } = options;
+  const tracing = options.tracing ?? TRACING_OFF;
   const app = Fastify({
     // Typed as fastify's base logger so the app has the default FastifyInstance type.
     loggerInstance: options.logger.child({ component: 'ingress' }) as FastifyBaseLogger,
@@ -58,17 +65,29 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
       return sendError(reply, new MethodNotAllowedError(`method ${req.method} is not allowed; send events with POST`));
     }
     if (!target) return sendError(reply, new NotFoundError(`${what} not found`));
+    // Per-address bearer token (annotation sluice.dev/ingress-token-secret), before anything else is said about the target.
+    const denied = targets.authorize?.(target, req.headers);
+    if (denied) {
+      reply.header('WWW-Authenticate', 'Bearer');
+      return sendError(reply, new UnauthorizedError(`${what}: ${denied}`));
+    }
     if (options.isDraining()) return sendError(reply, new UnavailableError('sluice is shutting down'));
     const notReady = target.notReadyReason();
     if (notReady) return sendError(reply, new NotReadyError(`${what} is not ready: ${notReady}`));
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const span = tracing.startReceive(target, req.headers);
     try {
-      const { events } = parseHttpEvents(req.headers, body);
-      await target.accept(events);
+      // Events without the distributed-tracing extension get one here: the trace they start.
+      const events = span.stamp(parseHttpEvents(req.headers, body).events);
+      await span.publish(() => target.accept(events));
       if (events.length) metrics.eventsReceived.inc({ namespace_name: target.namespace, resource: target.name, kind: target.kind }, events.length);
+      options.onAccepted?.(target, events);
+      span.end(202);
       return reply.code(202).send();
     } catch (err) {
-      metrics.eventsRejected.inc({ namespace_name: target.namespace, resource: target.name, response_code: String(httpStatusOf(err)) });
+      const status = httpStatusOf(err);
+      span.end(status, err);
+      metrics.eventsRejected.inc({ namespace_name: target.namespace, resource: target.name, response_code: String(status), response_code_class: responseCodeClass(status) });
       return sendError(reply, err);
     }
   }

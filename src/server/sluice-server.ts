@@ -2,8 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ChannelRegistry } from '../channels/registry.js';
 import { createMemoryChannelFactory } from '../channels/memory/index.js';
+import { DurableBackends, type NatsBackendOptions, type RedisBackendOptions } from '../channels/durable-backends.js';
 import { Dispatcher } from '../dispatcher/index.js';
 import { Metrics } from '../observability/metrics.js';
+import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
 import type { ChannelTemplate } from '../resources/types.js';
 import { SluiceRuntime } from '../runtime/runtime.js';
 import { createAdminApp } from './admin.js';
@@ -11,6 +13,16 @@ import { createIngressApp } from './ingress.js';
 import { IngressTargets } from './targets.js';
 import { InvalidOptionError, NotFoundError } from '../errors.js';
 import { EventDisplayReconciler } from '../display/index.js';
+import { BrokerReconciler } from '../broker/index.js';
+import { ServiceReconciler, type ActivatorOptions } from '../activator/index.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Inspector, inspectorRoutes, type InspectorOptions } from '../inspector/index.js';
+import { SourcesReconciler, type SourcesReconcilerOptions } from '../sources/sources-reconciler.js';
+import { SinkBindingIndex } from '../sources/sinkbinding/index.js';
+import { bindServices } from '../sources/sinkbinding/bind-services.js';
+import { LiveConfig, resolveKindName } from '../live-config/index.js';
+import { createSluiceKinds } from '../kinds.js';
+import { adminResourcesPlugin } from './admin-resources.js';
 
 export interface SluiceServerOptions {
   logger: Logger;
@@ -26,9 +38,31 @@ export interface SluiceServerOptions {
   drainTimeoutMs?: number;
   /** Per-attempt delivery timeout when a subscription sets none. */
   deliveryTimeoutMs?: number;
-  /** Registers extra channel backends (NATS, Redis) before resources are applied. */
+  /** Registers extra channel backends before resources are applied. */
   registerChannels?: (registry: ChannelRegistry) => void;
+  /** NatsJetStreamChannel's server (default nats://127.0.0.1:4222); dialled only once such a channel exists. */
+  nats?: NatsBackendOptions;
+  /** RedisChannel's server (default redis://127.0.0.1:6379); dialled only once such a channel exists. */
+  redis?: RedisBackendOptions;
   defaultMetrics?: boolean;
+  /** Spans and trace context (loadTracing, from `--otlp-endpoint`); default: ids propagated, no spans. The server shuts it down. */
+  tracing?: Tracing;
+  /** Kubernetes access for apps/v1 Deployment refs (scaled to zero by the activator); loaded on first use. */
+  kubeConfig?: () => KubeConfig;
+  /** Activator overrides (held-queue size and timeout, process scaler options) for Services. */
+  activator?: Omit<ActivatorOptions, 'logger' | 'registry'>;
+  /** Event inspector limits (live-stream buffers, history sizes, rate window). */
+  inspector?: Omit<InspectorOptions, 'logger'>;
+  /** `--kubeconfig` for ApiServerSources; else KUBECONFIG, else the in-cluster service account. */
+  kubeconfigPath?: string;
+  /** Source tuning (start retries, emit retries, status refresh); tests shorten the waits. */
+  sources?: Omit<SourcesReconcilerOptions, 'sinkBindings' | 'kubeconfigPath' | 'kubeConfig' | 'localIngressUrl'>;
+  /** Bearer token the admin API's `/api/` routes require (`--admin-token`); none: open (loopback by default). */
+  adminToken?: string;
+  /** Where resources applied through the admin API are kept across restarts (`--data-dir`); none: memory only. */
+  dataDir?: string;
+  /** Quiet time after a change to a watched `-f` file before it is re-read (default 250 ms). */
+  watchDebounceMs?: number;
 }
 
 export const IN_MEMORY_TEMPLATE: ChannelTemplate = { apiVersion: 'messaging.knative.dev/v1', kind: 'InMemoryChannel' };
@@ -44,9 +78,27 @@ export class SluiceServer {
   readonly channelRegistry = new ChannelRegistry();
   readonly dispatcher: Dispatcher;
   readonly ingress: FastifyInstance;
+  /** W3C trace context on every hop; OpenTelemetry spans exported when otlpTracesUrl is set. */
+  readonly tracing: Tracing;
   readonly displays = new EventDisplayReconciler();
+  /** Brokers (address phase) and, through `brokers.triggers`, their Triggers (consumer phase). */
+  readonly brokers = new BrokerReconciler({ localIngressUrl: () => this.ingressUrl || undefined });
+  /** `serving.knative.dev/v1` Services (scale to zero) and apps/v1 Deployment refs. */
+  readonly services: ServiceReconciler;
+  /** Live tail, recent deliveries, dead letters and rates for the admin page. */
+  readonly inspector: Inspector;
+  /** The NATS and Redis connections of the durable channel kinds (lazy). */
+  readonly durableBackends: DurableBackends;
+  /** GitHub, Ping, ApiServer and Container sources, and SinkBindings. */
+  readonly sources: SourcesReconciler;
+  /** Which SinkBindings apply to the processes Sluice runs (ContainerSources, local Service replicas). */
+  readonly sinkBindings = new SinkBindingIndex();
+  /** `-f` files (watched) plus admin API changes (saved under dataDir), applied live. */
+  readonly liveConfig: LiveConfig;
   admin!: FastifyInstance;
   #o: SluiceServerOptions;
+  /** The kinds the admin API accepts: the same registry `sluice start` loads files with. */
+  #kinds = createSluiceKinds();
   #draining = false;
   #closed: Promise<void> | undefined;
   ingressUrl = '';
@@ -58,10 +110,16 @@ export class SluiceServer {
     if (!Number.isInteger(maxBody) || maxBody < 1) throw new InvalidOptionError('maxBodyBytes must be a positive integer');
     this.metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
     this.channelRegistry.register('InMemoryChannel', createMemoryChannelFactory({ defaultCapacity: options.channelCapacity }));
+    this.durableBackends = new DurableBackends({ logger: options.logger, metrics: this.metrics, ...(options.nats ? { nats: options.nats } : {}), ...(options.redis ? { redis: options.redis } : {}) });
+    this.durableBackends.register(this.channelRegistry);
     options.registerChannels?.(this.channelRegistry);
+    this.inspector = new Inspector({ ...options.inspector, logger: options.logger.child({ component: 'inspector' }) });
+    this.tracing = options.tracing ?? TRACING_OFF;
     this.dispatcher = new Dispatcher({
       logger: options.logger.child({ component: 'dispatcher' }),
       metrics: this.metrics,
+      tracing: this.tracing,
+      observer: this.inspector,
       ...(options.deliveryTimeoutMs ? { defaultTimeoutMs: options.deliveryTimeoutMs } : {}),
     });
     const port = options.port ?? 8080;
@@ -75,13 +133,46 @@ export class SluiceServer {
       publicUrl,
       defaultChannelTemplate: options.defaultChannelTemplate ?? IN_MEMORY_TEMPLATE,
     });
+    this.liveConfig = new LiveConfig({
+      runtime: this.runtime,
+      registry: this.#kinds,
+      ...(options.defaultChannelTemplate ? { defaultChannelTemplate: options.defaultChannelTemplate } : {}),
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      ...(options.watchDebounceMs ? { watchDebounceMs: options.watchDebounceMs } : {}),
+      logger: options.logger,
+    });
     this.runtime.addReconciler(this.displays);
+    this.runtime.addReconciler(this.brokers);
+    this.runtime.addReconciler(this.brokers.triggers);
+    // A broker's backing channel shows in the channel gauges under the broker's name.
+    this.metrics.observeChannels(() =>
+      [...this.brokers.instances.values()].map((b) => ({ namespace: b.namespace, name: b.name, kind: b.backendKind, stats: b.channel.stats() })),
+    );
+    this.services = new ServiceReconciler({
+      logger: options.logger,
+      registry: this.metrics.registry,
+      ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}),
+      // Local replicas get K_SINK/K_CE_OVERRIDES from the SinkBindings that select their Service.
+      activator: bindServices(options.activator, this.sinkBindings, this.runtime),
+    });
+    this.runtime.addReconciler(this.services);
+    this.sources = new SourcesReconciler({
+      ...options.sources,
+      sinkBindings: this.sinkBindings,
+      kubeconfigPath: options.kubeconfigPath,
+      kubeConfig: options.kubeConfig,
+      // Emits to Sluice's own channels stay on this host even when --public-url is a tunnel.
+      localIngressUrl: () => this.ingressUrl || undefined,
+    });
+    this.runtime.addReconciler(this.sources);
     this.ingress = createIngressApp({
       targets: this.targets,
       logger: options.logger,
       metrics: this.metrics,
       maxBodyBytes: maxBody,
       isDraining: () => this.#draining,
+      tracing: this.tracing,
+      onAccepted: (target, events) => this.inspector.onAccepted(target, events),
     });
   }
 
@@ -92,7 +183,11 @@ export class SluiceServer {
       runtime: this.runtime,
       metrics: this.metrics,
       logger: o.logger,
+      ...(o.adminToken !== undefined ? { token: o.adminToken } : {}),
+      resolveKind: (input) => resolveKindName(this.#kinds, input),
       plugins: [
+        adminResourcesPlugin(this.liveConfig, this.runtime, this.#kinds),
+        inspectorRoutes({ inspector: this.inspector, runtime: this.runtime, logger: o.logger.child({ component: 'inspector' }) }),
         (app) => {
           app.get('/api/v1/displays/:namespace/:name', async (req) => {
             const p = req.params as { namespace: string; name: string };
@@ -121,9 +216,14 @@ export class SluiceServer {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#draining = true;
+      this.liveConfig.close();
       const deadline = Date.now() + (this.#o.drainTimeoutMs ?? 30_000);
       await this.runtime.close(deadline);
+      // After the drain, so the last deliveries' spans are exported too.
+      await this.tracing.shutdown();
+      await this.durableBackends.close().catch((err: unknown) => this.#o.logger.warn({ err }, 'closing NATS/Redis connections failed'));
       await Promise.allSettled([this.ingress.close(), this.admin?.close()]);
+      this.inspector.close();
     })();
     return this.#closed;
   }

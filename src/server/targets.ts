@@ -26,6 +26,12 @@ export class IngressTargets {
   readonly services = new Map<string, RawRouteHandler>();
   /** Built-in event-display sinks at `/display/<ns>/<name>`. */
   readonly displays = new Map<string, IngressTarget>();
+  /**
+   * Per-address ingress auth, set by the runtime: undefined lets the request in, a string
+   * says why not (401). One hook for every target kind, so brokers get it without their
+   * targets knowing about auth.
+   */
+  authorize?: (target: IngressTarget, headers: import('node:http').IncomingHttpHeaders) => string | undefined;
 
   static key(namespace: string, name: string): string {
     return `${namespace}/${name}`;
