@@ -8,7 +8,7 @@ import autocannon from 'autocannon';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, median, percentile, spawnNode, stop } from './lib/processes.js';
+import { freePort, median, percentile, spawnNode, spawnUntil, stop } from './lib/processes.js';
 
 export interface LoadResult {
   rps: number;
@@ -29,7 +29,8 @@ async function sinkStats(sinkUrl: string): Promise<{ count: number; latencies: n
   return (await r.json()) as { count: number; latencies: number[] };
 }
 
-export async function load(url: string, sinkUrl: string, seconds: number, connections: number): Promise<LoadResult> {
+/** `idPrefix` keeps ce-ids unique across calls (a durable channel deduplicates by source and id). */
+export async function load(url: string, sinkUrl: string, seconds: number, connections: number, idPrefix = ''): Promise<LoadResult> {
   await sinkStats(sinkUrl);
   let n = 0;
   const started = Date.now();
@@ -43,7 +44,7 @@ export async function load(url: string, sinkUrl: string, seconds: number, connec
     requests: [
       {
         setupRequest: (req) => {
-          const headers = { ...(req.headers ?? {}), 'ce-id': String(++n), 'ce-benchsent': String(Date.now()) };
+          const headers = { ...(req.headers ?? {}), 'ce-id': `${idPrefix}${++n}`, 'ce-benchsent': String(Date.now()) };
           return { ...req, headers };
         },
       },
@@ -107,21 +108,14 @@ spec:
   );
   const port = await freePort();
   const adminPort = await freePort();
-  const sluice = await spawnNode(
+  const sluice = await spawnUntil(
     ['bin/sluice.js', 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json'],
-    /listening|running/,
-    { SLUICE_BENCH: '1' },
+    async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok,
   ).catch(async (err) => {
     await stop(sink);
     await stop(fwd);
     throw err;
   });
-  // Wait for readiness rather than a fixed sleep.
-  for (let i = 0; i < 100; i++) {
-    const r = await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined);
-    if (r?.ok) break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
   const baseline: LoadResult[] = [];
   const sluiceRuns: LoadResult[] = [];
   try {

@@ -4,10 +4,18 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { benchChannel } from './channel.js';
+import { benchDurableChannels } from './channels-durable.js';
+import { benchFilters } from './filters.js';
+import { benchActivator } from './activator.js';
+import { benchBroker } from './broker.js';
 
 type Bench = () => Promise<Record<string, unknown>>;
 const benches: Record<string, Bench> = {
   channel: () => benchChannel({ seconds: Number(process.env.BENCH_SECONDS ?? 5), rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
+  'channels-durable': () => benchDurableChannels({ seconds: Number(process.env.BENCH_SECONDS ?? 5), rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
+  filters: () => benchFilters({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
+  activator: () => benchActivator({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
+  broker: () => benchBroker({ seconds: Number(process.env.BENCH_SECONDS ?? 5), rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -56,6 +56,12 @@ export class NotReadyError extends SluiceError {
   override readonly statusCode = 503;
 }
 
+/** A broker refused an event whose loop guard `knativebrokerttl` ran out (Knative answers 400). */
+export class EventTtlExpiredError extends SluiceError {
+  readonly code = 'SLUICE_ERR_TTL_EXPIRED';
+  override readonly statusCode = 400;
+}
+
 /** An ISO-8601 duration (or other scalar option) could not be parsed. */
 export class InvalidDurationError extends SluiceError {
   readonly code = 'SLUICE_ERR_INVALID_DURATION';
@@ -182,5 +188,66 @@ export class GitHubApiError extends SluiceError {
     super(message, options);
     this.status = options?.status;
     this.githubMessage = options?.githubMessage;
+  }
+}
+
+/** A source's sink did not take an event (non-2xx after the retries, or no answer): 502 to the webhook sender. */
+export class SinkRefusedError extends SluiceError {
+  readonly code = 'SLUICE_ERR_SINK_REFUSED';
+  override readonly statusCode = 502;
+  /** The sink's last HTTP status; undefined when it could not be reached. */
+  readonly sinkStatus: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; sinkStatus?: number | undefined }) {
+    super(message, options);
+    this.sinkStatus = options?.sinkStatus;
+  }
+}
+
+/** A query parameter of an admin API request is invalid (the event inspector's `limit`, `kind`, ...). */
+export class InvalidQueryError extends SluiceError {
+  readonly code = 'SLUICE_ERR_INVALID_QUERY';
+  override readonly statusCode = 400;
+}
+
+/** The inspector already serves its maximum of live-tail streams (retry later). */
+export class TooManyStreamsError extends SluiceError {
+  readonly code = 'SLUICE_ERR_TOO_MANY_STREAMS';
+  override readonly statusCode = 429;
+}
+
+/** A request lacks the bearer token the admin API or a channel/broker's ingress requires (401). */
+export class UnauthorizedError extends SluiceError {
+  readonly code = 'SLUICE_ERR_UNAUTHORIZED';
+  override readonly statusCode = 401;
+}
+
+/** Resource documents sent to the admin API failed validation; nothing was applied (400). */
+export class ApplyRejectedError extends SluiceError {
+  readonly code = 'SLUICE_ERR_INVALID_RESOURCE';
+  override readonly statusCode = 400;
+  readonly errors: readonly ResourceValidationError[];
+  constructor(message: string, errors: readonly ResourceValidationError[], options?: { cause?: unknown }) {
+    super(message, options);
+    this.errors = errors;
+  }
+}
+
+/** The data dir (`--data-dir`) could not be read or written: admin changes cannot be kept (500). */
+export class DataDirError extends SluiceError {
+  readonly code = 'SLUICE_ERR_DATA_DIR';
+  override readonly statusCode = 500;
+}
+
+/** The CLI could not reach the admin API, or the admin API refused a request. */
+export class AdminApiError extends SluiceError {
+  readonly code = 'SLUICE_ERR_ADMIN_API';
+  /** HTTP status the admin API answered with; undefined when it could not be reached. */
+  readonly status: number | undefined;
+  /** The admin API's `reason` (`SLUICE_ERR_*`), when it answered with one. */
+  readonly apiReason: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; status?: number; apiReason?: string }) {
+    super(message, options);
+    this.status = options?.status;
+    this.apiReason = options?.apiReason;
   }
 }

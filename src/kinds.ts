@@ -8,6 +8,8 @@ import { apiServerSourceKind } from './sources/apiserver/apiserver-source-kind.j
 import { containerSourceKind } from './sources/container/container-source-kind.js';
 import { sinkBindingKind } from './sources/sinkbinding/sinkbinding-kind.js';
 import { serviceKind } from './activator/service-spec.js';
+import { brokerKind, triggerKind } from './broker/broker-kinds.js';
+import { configMapKind } from './broker/config-map-kind.js';
 
 /**
  * Every kind `sluice` understands. The resources module knows only the core messaging
@@ -24,7 +26,10 @@ export function createSluiceKinds(extra: readonly KindDefinition[] = []): Resour
     .register(apiServerSourceKind)
     .register(containerSourceKind)
     .register(sinkBindingKind)
-    .register({ apiVersion: serviceKind.apiVersion, kind: serviceKind.kind, spec: serviceKind.spec });
+    .register(brokerKind)
+    .register(triggerKind)
+    .register(configMapKind)
+    .register({ apiVersion: serviceKind.apiVersion, kind: serviceKind.kind, spec: serviceKind.spec, validate: serviceKind.validate });
   for (const def of extra) registry.register(def);
   return registry;
 }

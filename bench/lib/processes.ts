@@ -35,6 +35,31 @@ export function spawnNode(args: string[], readyText: string | RegExp, env: Recor
   });
 }
 
+/** Spawns a node child and resolves once `probe` answers true (polled every 50 ms). */
+export function spawnUntil(args: string[], probe: () => Promise<boolean>, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const onExit = (code: number | null) => reject(new Error(`child exited with ${code} before it was ready:\n${err}`));
+    child.once('exit', onExit);
+    const poll = async () => {
+      if (child.exitCode !== null) return;
+      if (await probe().catch(() => false)) {
+        child.off('exit', onExit);
+        return resolve(child);
+      }
+      if (Date.now() - started > timeoutMs) {
+        child.kill('SIGKILL');
+        return reject(new Error(`child not ready after ${timeoutMs} ms:\n${err}`));
+      }
+      setTimeout(poll, 50);
+    };
+    void poll();
+  });
+}
+
 export async function stop(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null) return;
   await new Promise<void>((resolve) => {

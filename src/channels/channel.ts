@@ -28,6 +28,11 @@ export interface Channel {
   unsubscribe(id: string, options?: { purge?: boolean }): Promise<void>;
   /** Whether the channel can take events now (backend connected). */
   ready(): boolean;
+  /**
+   * Why the channel cannot take events now, for humans (readiness, status conditions,
+   * the 503 body), e.g. `NATS at nats://10.0.0.5:4222 is unreachable`; undefined when ready.
+   */
+  notReadyReason?(): string | undefined;
   stats(): ChannelStats;
   /**
    * Stops accepting, then waits until every accepted event is finished or `deadline`

@@ -4,9 +4,10 @@ import { Agent } from 'undici';
 import type { Logger } from 'pino';
 import type { DeliveryContext, DeliveryHandler, DeliveryResult } from '../channels/channel.js';
 import { InvalidEventError, InvalidOptionError, UnavailableError } from '../errors.js';
-import { parseHttpResponseEvent } from '../events/index.js';
+import { parseHttpResponseEvent, withAttributes } from '../events/index.js';
 import type { SluiceEvent } from '../events/types.js';
 import { responseCodeClass, type Metrics } from '../observability/metrics.js';
+import { TRACING_OFF, type DeliveryDestination, type Tracing } from '../observability/tracing.js';
 import { MAX_RETRY_DELAY_MS, retryDelayMs } from '../subscriptions/backoff.js';
 import type { DeliveryPolicy } from '../subscriptions/delivery-spec.js';
 import { MAX_ERROR_DATA_BYTES, deadLetterEvent } from './dead-letter-event.js';
@@ -28,6 +29,8 @@ export interface DispatcherOptions {
   /** Largest reply body read from a 200 (default 1 MiB, the ingress default); larger replies are ignored. */
   maxReplyBytes?: number;
   observer?: DeliveryObserver;
+  /** Spans and W3C headers for every attempt (default: ids propagated, nothing recorded). */
+  tracing?: Tracing;
 }
 
 export const DEFAULT_DELIVERY_TIMEOUT_MS = 30_000;
@@ -59,6 +62,7 @@ export class Dispatcher {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #observer: DeliveryObserver | undefined;
+  readonly #tracing: Tracing;
   readonly #defaultTimeoutMs: number;
   readonly #maxReplyBytes: number;
   readonly #agent: Agent;
@@ -79,6 +83,7 @@ export class Dispatcher {
     this.#log = options.logger;
     this.#metrics = options.metrics;
     this.#observer = observer;
+    this.#tracing = options.tracing ?? TRACING_OFF;
     this.#agent = new Agent({ connections });
     // Every in-flight attempt and backoff wait listens on this one signal; hundreds at
     // once are normal, not the leak Node's listener warning is meant to catch.
@@ -107,7 +112,8 @@ export class Dispatcher {
     const maxBodyBytes = options.maxBodyBytes ?? MAX_ERROR_DATA_BYTES;
     if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) throw new InvalidOptionError('maxBodyBytes must be a non-negative integer');
     const own = options.signal;
-    if (!own) return postEvent(url, event, { agent: this.#agent, timeoutMs, signal: this.#closing.signal, maxBodyBytes, headers: options.headers });
+    const span = this.#tracing.startDelivery(event, { destination: 'sink', url, attempt: 1 });
+    if (!own) return postEvent(url, event, { agent: this.#agent, timeoutMs, signal: this.#closing.signal, maxBodyBytes, headers: options.headers, span });
     // The caller's signal and close() both abort the request (linked by hand, see postEvent).
     const both = new AbortController();
     const stop = (s: AbortSignal) => () => both.abort(s.reason);
@@ -117,7 +123,7 @@ export class Dispatcher {
     own.addEventListener('abort', onOwn, { once: true });
     this.#closing.signal.addEventListener('abort', onClose, { once: true });
     try {
-      return await postEvent(url, event, { agent: this.#agent, timeoutMs, signal: both.signal, maxBodyBytes, headers: options.headers });
+      return await postEvent(url, event, { agent: this.#agent, timeoutMs, signal: both.signal, maxBodyBytes, headers: options.headers, span });
     } finally {
       own.removeEventListener('abort', onOwn);
       this.#closing.signal.removeEventListener('abort', onClose);
@@ -130,7 +136,7 @@ export class Dispatcher {
    */
   async sendWithRetry(url: string, event: SluiceEvent, policy: DeliveryPolicy, options: { working?: () => void } = {}): Promise<SendResult> {
     checkSendUrl(url);
-    return this.#sendWithRetry(url, event, policy, options.working);
+    return this.#sendWithRetry(url, event, policy, options.working, { destination: 'sink' });
   }
 
   get closed(): boolean {
@@ -188,6 +194,7 @@ export class Dispatcher {
         url = lease.url;
       } catch (err) {
         const r: SendResult = { ok: false, statusCode: 503, headers: {}, body: EMPTY, bodyTruncated: false, error: asError(err), durationMs: 0 };
+        this.#tracing.startDelivery(event, this.#traceInfo(b, url, attempt)).end(503, r.error);
         this.#recordAttempt(b, event, attempt, r, false);
         return r;
       }
@@ -201,6 +208,7 @@ export class Dispatcher {
         // Only a 200 can carry a reply; of any other body, knativeerrordata keeps 1 KiB.
         maxBodyBytes: (status) => (status === 200 ? this.#maxReplyBytes : status >= 300 ? MAX_ERROR_DATA_BYTES : 0),
         headers: PREFER_REPLY,
+        span: this.#tracing.startDelivery(event, this.#traceInfo(b, url, attempt)),
       });
     } finally {
       if (lease) {
@@ -215,10 +223,16 @@ export class Dispatcher {
     return r;
   }
 
+  #traceInfo(b: Bound, url: string, attempt: number) {
+    const t = b.target;
+    return { destination: 'subscriber', url, attempt, namespace: t.namespace, resource: t.resource, subscription: t.subscription } as const;
+  }
+
   #recordAttempt(b: Bound, event: SluiceEvent, attempt: number, r: SendResult, sent = true): void {
-    this.#metrics.deliveries.inc({ ...b.labels, response_code_class: responseCodeClass(r.statusCode) });
+    const labels = { ...b.labels, response_code_class: responseCodeClass(r.statusCode) };
+    this.#metrics.deliveries.inc(labels);
     // No request went out when the activator refused: no latency to record.
-    if (sent) this.#metrics.deliveryLatency.observe(b.labels, r.durationMs / 1000);
+    if (sent) this.#metrics.deliveryLatency.observe(labels, r.durationMs / 1000);
     const onAttempt = this.#observer?.onAttempt;
     if (onAttempt) {
       const info: AttemptInfo = { target: b.target, event, attempt, statusCode: r.statusCode, error: r.error, durationMs: r.durationMs };
@@ -234,7 +248,7 @@ export class Dispatcher {
       b.log.debug({ ...eventFields(event), replyId: reply.attributes.id }, 'reply dropped: the subscription has no reply destination');
       this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'dropped' });
     } else if (reply && t.replyUri) {
-      const rr = await this.#sendWithRetry(t.replyUri, reply, t.policy, working);
+      const rr = await this.#sendWithRetry(t.replyUri, reply, t.policy, working, { destination: 'reply', target: t });
       if (!rr.ok) {
         if (this.closed) return this.#backToChannel(b, event, attempt, rr.statusCode);
         this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'failed' });
@@ -267,6 +281,11 @@ export class Dispatcher {
       this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'invalid' });
       return undefined;
     }
+    // A reply without its own trace joins the attempt that produced it (distributed-tracing extension).
+    if (reply && reply.attributes.traceparent === undefined && r.traceparent !== undefined) {
+      const state = event.attributes.tracestate;
+      reply = withAttributes(reply, state !== undefined ? { traceparent: r.traceparent, tracestate: state } : { traceparent: r.traceparent });
+    }
     if (reply && b.target.prepareReply) {
       try {
         reply = b.target.prepareReply(reply, event);
@@ -291,11 +310,12 @@ export class Dispatcher {
       this.#fail(b, event, attempt, last, 'no_dead_letter_sink', failedUrl);
       return DONE;
     }
-    const r = await this.#sendWithRetry(t.deadLetterUri, deadLetterEvent(event, failedUrl, last), t.policy, working);
+    const dead = deadLetterEvent(event, failedUrl, last);
+    const r = await this.#sendWithRetry(t.deadLetterUri, dead, t.policy, working, { destination: 'dead-letter', target: t });
     if (r.ok) {
       this.#metrics.eventsDeadLettered.inc(b.labels);
       b.log.info({ ...eventFields(event), attempt, failedUrl, statusCode: last.statusCode, err: last.error }, 'event sent to the dead-letter sink');
-      this.#outcome({ target: t, event, outcome: 'dead-lettered', attempts: attempt, statusCode: last.statusCode });
+      this.#outcome({ target: t, event, outcome: 'dead-lettered', attempts: attempt, statusCode: last.statusCode, deadLetter: dead });
       return DONE;
     }
     if (this.closed) return this.#backToChannel(b, event, attempt, last.statusCode);
@@ -327,7 +347,13 @@ export class Dispatcher {
     return { outcome: 'retry', delayMs: 0 };
   }
 
-  async #sendWithRetry(url: string, event: SluiceEvent, policy: DeliveryPolicy, working?: () => void): Promise<SendResult> {
+  async #sendWithRetry(
+    url: string,
+    event: SluiceEvent,
+    policy: DeliveryPolicy,
+    working: (() => void) | undefined,
+    trace: { destination: DeliveryDestination; target?: DeliveryTarget },
+  ): Promise<SendResult> {
     const timeoutMs = policy.timeoutMs ?? this.#defaultTimeoutMs;
     let last: SendResult | undefined;
     for (let retry = 0; ; retry++) {
@@ -341,7 +367,16 @@ export class Dispatcher {
       } catch (err) {
         this.#log.debug({ err }, 'working() callback failed');
       }
-      last = await postEvent(url, event, { agent: this.#agent, timeoutMs, signal: this.#closing.signal, maxBodyBytes: MAX_ERROR_DATA_BYTES });
+      const t = trace.target;
+      const span = this.#tracing.startDelivery(event, {
+        destination: trace.destination,
+        url,
+        attempt: retry + 1,
+        namespace: t?.namespace,
+        resource: t?.resource,
+        subscription: t?.subscription,
+      });
+      last = await postEvent(url, event, { agent: this.#agent, timeoutMs, signal: this.#closing.signal, maxBodyBytes: MAX_ERROR_DATA_BYTES, span });
       if (last.ok || !isRetryableStatus(last.statusCode) || retry >= policy.retry || this.closed) return last;
     }
   }

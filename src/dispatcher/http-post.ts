@@ -2,6 +2,7 @@ import { request, type Dispatcher as UndiciDispatcher } from 'undici';
 import { DeliveryTimeoutError } from '../errors.js';
 import { toBinaryHttp } from '../events/index.js';
 import type { SluiceEvent } from '../events/types.js';
+import type { DeliverySpan } from '../observability/tracing.js';
 import type { SendResult } from './types.js';
 
 export const EMPTY = Buffer.alloc(0);
@@ -21,6 +22,8 @@ export interface PostOptions {
   /** Response body bytes to keep, fixed or chosen by status (a reply needs all of a 200's body). */
   readonly maxBodyBytes: number | ((statusCode: number) => number);
   readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** This attempt's trace span: its W3C headers go out with the request, and it ends with the result. */
+  readonly span?: DeliverySpan | undefined;
 }
 
 /** Knative: retried on 404, 408, 409, 429, 5xx and when no response arrived; never on 3xx or other 4xx. */
@@ -60,7 +63,8 @@ export async function postEvent(url: string, event: SluiceEvent, o: PostOptions)
     const res = await request(url, {
       dispatcher: o.agent,
       method: 'POST',
-      headers: { ...o.headers, ...http.headers },
+      // The hop's own traceparent replaces the one toBinaryHttp derived from the extension.
+      headers: o.span ? { ...o.headers, ...http.headers, ...o.span.headers } : { ...o.headers, ...http.headers },
       body: http.body ?? EMPTY,
       signal: abort.signal,
       // undici's own timers default to 300 s; the abort timer above is the real bound.
@@ -70,6 +74,7 @@ export async function postEvent(url: string, event: SluiceEvent, o: PostOptions)
     headers = res.headers;
     const max = typeof o.maxBodyBytes === 'function' ? o.maxBodyBytes(res.statusCode) : o.maxBodyBytes;
     const { body, truncated } = await readBody(res.body, max);
+    o.span?.end(res.statusCode);
     return {
       ok: isSuccessStatus(res.statusCode),
       statusCode: res.statusCode,
@@ -77,8 +82,10 @@ export async function postEvent(url: string, event: SluiceEvent, o: PostOptions)
       body,
       bodyTruncated: truncated,
       durationMs: performance.now() - started,
+      traceparent: o.span?.headers.traceparent,
     };
   } catch (err) {
+    o.span?.end(undefined, err instanceof Error ? err : new Error(String(err)));
     return {
       ok: false,
       statusCode: undefined,
@@ -87,6 +94,7 @@ export async function postEvent(url: string, event: SluiceEvent, o: PostOptions)
       bodyTruncated: false,
       error: err instanceof Error ? err : new Error(String(err)),
       durationMs: performance.now() - started,
+      traceparent: o.span?.headers.traceparent,
     };
   } finally {
     clearTimeout(timer);

@@ -51,6 +51,8 @@ export interface SendResult {
   /** Why no response arrived, or why reading it failed. */
   readonly error?: Error | undefined;
   readonly durationMs: number;
+  /** The `traceparent` header this request went out with (its hop in the event's trace). */
+  readonly traceparent?: string | undefined;
 }
 
 export interface SendOptions {
@@ -84,6 +86,8 @@ export interface OutcomeInfo {
   readonly attempts: number;
   /** Last status from the subscriber (or reply sink, when the reply failed). */
   readonly statusCode?: number | undefined;
+  /** With `dead-lettered`: the event as sent to the dead-letter sink, `knativeerror*` extensions included. */
+  readonly deadLetter?: SluiceEvent | undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { InvalidEventError } from '../errors.js';
 import { checkAttributes, invalidNameMessage, isValidExtensionName } from './attributes.js';
 import { decodeHeaderValue, encodeHeaderValue } from './percent-encoding.js';
+import { cleanTraceState, parseTraceParent } from './trace-context.js';
 import type { SluiceEvent } from './types.js';
 
 // Binary content mode (HTTP binding §3.1): attributes in ce- headers, datacontenttype in
@@ -47,18 +48,51 @@ export function eventFromBinary(headers: HttpHeaders, body: Buffer, contentType:
   const attributes = attributesFromHeaders(headers);
   // Content-Type is the datacontenttype; a stray ce-datacontenttype only counts without one.
   if (contentType !== undefined && contentType !== '') attributes.datacontenttype = contentType;
+  if (attributes.traceparent === undefined) adoptTraceHeaders(headers, attributes);
   checkAttributes(attributes);
   return body.length === 0 ? { attributes } : { attributes, data: body };
 }
 
-/** The event as a binary-mode HTTP message: ce- headers, Content-Type, the data as the body. */
+/**
+ * Distributed-tracing extension, binary mode: a sender that only speaks W3C Trace Context
+ * (an instrumented HTTP client) sends `traceparent`/`tracestate` headers and no ce-
+ * ones. For a single hop the extension carries the same context as the headers, so a
+ * valid header becomes the event's `traceparent` (with its `tracestate`); an invalid one
+ * is ignored, as W3C asks. A `ce-traceparent` always wins: it is the trace the event
+ * started in, while the plain header is only the last hop.
+ */
+function adoptTraceHeaders(headers: HttpHeaders, attributes: Record<string, string>): void {
+  const raw = findHeader(headers, 'traceparent');
+  if (raw === undefined || parseTraceParent(raw) === undefined) return;
+  attributes.traceparent = raw.trim();
+  if (attributes.tracestate !== undefined) return;
+  const state = cleanTraceState(findHeader(headers, 'tracestate'));
+  if (state !== undefined) attributes.tracestate = state;
+}
+
+/**
+ * The event as a binary-mode HTTP message: ce- headers, Content-Type, the data as the body.
+ * The distributed-tracing extension also goes out as the W3C `traceparent`/`tracestate`
+ * headers, so that receivers that only read those join the same trace; a sender that
+ * starts its own span for the hop (the dispatcher) replaces them with its own.
+ */
 export function toBinaryHttp(event: SluiceEvent): { headers: Record<string, string>; body: Buffer | undefined } {
   const headers: Record<string, string> = {};
   const attrs = event.attributes;
   for (const name in attrs) {
     const v = attrs[name]!;
-    if (name === 'datacontenttype') headers['content-type'] = v;
-    else headers['ce-' + name] = encodeHeaderValue(v);
+    if (name === 'datacontenttype') {
+      headers['content-type'] = v;
+      continue;
+    }
+    headers['ce-' + name] = encodeHeaderValue(v);
+  }
+  const tp = attrs.traceparent;
+  // Only a valid W3C value goes out as the W3C header; the extension itself is any string.
+  if (tp !== undefined && parseTraceParent(tp) !== undefined) {
+    headers.traceparent = tp.trim();
+    const state = cleanTraceState(attrs.tracestate);
+    if (state !== undefined) headers.tracestate = state;
   }
   return { headers, body: event.data };
 }

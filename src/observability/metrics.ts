@@ -1,13 +1,27 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ChannelStats } from '../channels/channel.js';
+
+/** One live channel as the metrics see it at scrape time. */
+export interface ChannelStatsEntry {
+  readonly namespace: string;
+  readonly name: string;
+  /** The backend kind (`InMemoryChannel`, `NatsJetStreamChannel`, `RedisChannel`). */
+  readonly kind: string;
+  readonly stats: ChannelStats;
+}
 
 /**
  * Every Prometheus metric Sluice exports, on one registry per broker instance (tests
  * run several brokers in one process, so nothing is registered globally).
- * Labels: `namespace_name` and `resource` (channel/broker name) as Knative's metrics do,
- * plus `subscription` where a delivery is concerned.
+ * Naming follows Prometheus: `sluice_` prefix, the unit in the name (`_seconds`,
+ * `_events`), `_total` on counters. Labels: `namespace_name` and `resource` (the channel
+ * or broker) as Knative's metrics do, `subscription` (Subscription or Trigger) where a
+ * delivery is concerned, `response_code_class` (`2xx`...`5xx`, `error` when no response).
+ * README.md "Metrics" lists them all; keep it in step.
  */
 export class Metrics {
   readonly registry = new Registry();
+  readonly #channelSources = new Set<() => Iterable<ChannelStatsEntry>>();
 
   readonly eventsReceived = new Counter({
     name: 'sluice_events_received_total',
@@ -16,13 +30,13 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly eventsRejected = new Counter({
-    name: 'sluice_events_rejected_total',
-    help: 'Ingress requests refused, by HTTP status',
-    labelNames: ['namespace_name', 'resource', 'response_code'] as const,
+    name: 'sluice_ingress_requests_rejected_total',
+    help: 'Ingress requests refused (4xx, 5xx), by HTTP status',
+    labelNames: ['namespace_name', 'resource', 'response_code', 'response_code_class'] as const,
     registers: [this.registry],
   });
   readonly deliveries = new Counter({
-    name: 'sluice_deliveries_total',
+    name: 'sluice_delivery_attempts_total',
     help: 'Delivery attempts to subscribers, by response code class (2xx, 4xx, 5xx, error)',
     labelNames: ['namespace_name', 'resource', 'subscription', 'response_code_class'] as const,
     registers: [this.registry],
@@ -59,21 +73,47 @@ export class Metrics {
   });
   readonly deliveryLatency = new Histogram({
     name: 'sluice_delivery_duration_seconds',
-    help: 'Time of one delivery attempt to a subscriber',
-    labelNames: ['namespace_name', 'resource', 'subscription'] as const,
+    help: 'Time of one delivery attempt to a subscriber, by response code class',
+    labelNames: ['namespace_name', 'resource', 'subscription', 'response_code_class'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
-  readonly channelDepth = new Gauge({
-    name: 'sluice_channel_buffer_depth',
-    help: 'Events held by a channel (not yet finished by every subscription)',
+  // Channel gauges are read from the channels at scrape time (see observeChannels), so a
+  // deleted channel disappears from them instead of keeping its last value.
+  readonly channelDepth: Gauge<'namespace_name' | 'resource' | 'kind'> = new Gauge({
+    name: 'sluice_channel_buffered_events',
+    help: 'Events held by a channel, not yet finished by every subscription',
     labelNames: ['namespace_name', 'resource', 'kind'] as const,
     registers: [this.registry],
+    collect: () => this.#collectChannels(this.channelDepth, (c) => c.stats.depth),
   });
-  readonly subscriptionBacklog = new Gauge({
-    name: 'sluice_subscription_backlog',
-    help: 'Events accepted but not yet finished for a subscription',
+  readonly channelCapacity: Gauge<'namespace_name' | 'resource' | 'kind'> = new Gauge({
+    name: 'sluice_channel_capacity_events',
+    help: 'Events a channel holds before it answers 429 (absent when unbounded)',
+    labelNames: ['namespace_name', 'resource', 'kind'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectChannels(this.channelCapacity, (c) => (Number.isFinite(c.stats.capacity) && c.stats.capacity > 0 ? c.stats.capacity : undefined)),
+  });
+  readonly subscriptionBacklog: Gauge<'namespace_name' | 'resource' | 'subscription'> = new Gauge({
+    name: 'sluice_subscription_backlog_events',
+    help: 'Events accepted but not yet finished for a subscription (queued, in flight or waiting to retry)',
     labelNames: ['namespace_name', 'resource', 'subscription'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectSubscriptions(this.subscriptionBacklog, 'backlog'),
+  });
+  readonly subscriptionInFlight: Gauge<'namespace_name' | 'resource' | 'subscription'> = new Gauge({
+    name: 'sluice_subscription_in_flight_events',
+    help: 'Deliveries to a subscription in progress right now',
+    labelNames: ['namespace_name', 'resource', 'subscription'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectSubscriptions(this.subscriptionInFlight, 'inFlight'),
+  });
+
+  // Brokers.
+  readonly brokerTtlExpired = new Counter({
+    name: 'sluice_broker_ttl_expired_total',
+    help: 'Events a broker dropped because their loop guard knativebrokerttl ran out (an event loop through replies)',
+    labelNames: ['namespace_name', 'resource'] as const,
     registers: [this.registry],
   });
 
@@ -100,6 +140,46 @@ export class Metrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_process_' });
+  }
+
+  /**
+   * Adds channels the gauges read at scrape time (the runtime's channels, a broker's
+   * backing channels). Returns a function that removes the source again.
+   */
+  observeChannels(source: () => Iterable<ChannelStatsEntry>): () => void {
+    this.#channelSources.add(source);
+    return () => this.#channelSources.delete(source);
+  }
+
+  #collectChannels(gauge: Gauge<'namespace_name' | 'resource' | 'kind'>, value: (c: ChannelStatsEntry) => number | undefined): void {
+    gauge.reset();
+    for (const c of this.#entries()) {
+      const v = value(c);
+      if (v !== undefined) gauge.set({ namespace_name: c.namespace, resource: c.name, kind: c.kind }, v);
+    }
+  }
+
+  #collectSubscriptions(gauge: Gauge<'namespace_name' | 'resource' | 'subscription'>, field: 'backlog' | 'inFlight'): void {
+    gauge.reset();
+    for (const c of this.#entries()) {
+      for (const [id, sub] of Object.entries(c.stats.subscriptions)) {
+        // Subscription ids are `namespace/name`; the namespace is already a label.
+        const subscription = id.startsWith(c.namespace + '/') ? id.slice(c.namespace.length + 1) : id;
+        gauge.set({ namespace_name: c.namespace, resource: c.name, subscription }, sub[field]);
+      }
+    }
+  }
+
+  #entries(): ChannelStatsEntry[] {
+    const out: ChannelStatsEntry[] = [];
+    for (const source of this.#channelSources) {
+      try {
+        out.push(...source());
+      } catch {
+        // A scrape must never fail because one source could not report.
+      }
+    }
+    return out;
   }
 }
 

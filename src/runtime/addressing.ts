@@ -43,9 +43,17 @@ export class AddressResolver {
       if (!resolver) {
         throw new DestinationError(`${what}: ref kind ${ref.kind} (${ref.apiVersion}) is not addressable in Sluice; supported: ${[...this.#byKind.keys()].join(', ')}`);
       }
-      const base = resolver(ref);
+      let base: ResolvedDestination | undefined;
+      try {
+        base = resolver(ref);
+      } catch (err) {
+        // A resolver says why the object cannot be used (e.g. a Service that is not ready).
+        if (err instanceof DestinationError) throw new DestinationError(`${what}: ${err.message}`, err.conditionReason);
+        throw err;
+      }
       if (!base) throw new DestinationError(`${what}: ${ref.kind} ${ref.namespace}/${ref.name} not found`);
       if (!dest.uri) return base;
+      if (base.endpoint) return withPath(base as Required<ResolvedDestination>, dest.uri);
       return { ...base, url: new URL(dest.uri, base.url.endsWith('/') ? base.url : base.url + '/').toString() };
     }
     if (dest.uri) {
@@ -60,4 +68,24 @@ export class AddressResolver {
     }
     throw new DestinationError(`${what}: neither ref nor uri is set`);
   }
+}
+
+/**
+ * `uri` next to a ref to an activator-backed service (Service, Deployment): a path is
+ * taken below the service's root, both in the public address (which has a
+ * `/services/<ns>/<name>` prefix) and on every replica the activator grants; an
+ * absolute URL is used as it is, while the activator still wakes and scales the service.
+ */
+function withPath(base: Required<ResolvedDestination>, uri: string): ResolvedDestination {
+  const at = (root: string) => new URL(uri.replace(/^\/+/, ''), root.endsWith('/') ? root : root + '/').toString();
+  const endpoint = base.endpoint;
+  return {
+    url: at(base.url),
+    endpoint: {
+      acquire: async (signal) => {
+        const lease = await endpoint.acquire(signal);
+        return { url: at(lease.url), release: () => lease.release() };
+      },
+    },
+  };
 }

@@ -4,7 +4,7 @@ import type { ChannelRegistry } from '../channels/registry.js';
 import type { Dispatcher, DeliveryTarget } from '../dispatcher/index.js';
 import type { SluiceEvent } from '../events/types.js';
 import type { ResourceValidationError } from '../errors.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { ChannelStatsEntry, Metrics } from '../observability/metrics.js';
 import type { ChannelTemplate, LoadedResource, Resource, ResourceStatus, SecretResource, SubscriptionSpec } from '../resources/types.js';
 import type { AdminRuntime, ResourceView } from '../server/admin.js';
 import { IngressTargets, type IngressTarget } from '../server/targets.js';
@@ -12,6 +12,7 @@ import type { DeliverySpec } from '../subscriptions/delivery-spec.js';
 import { resolveDeliveryPolicy } from '../subscriptions/index.js';
 import { AddressResolver, DestinationError } from './addressing.js';
 import { mergeStatus, readyStatus } from './status.js';
+import { checkIngressToken } from '../server/ingress-auth.js';
 
 export interface RuntimeOptions {
   logger: Logger;
@@ -87,6 +88,11 @@ export class SluiceRuntime implements AdminRuntime {
   #generation = 0;
   #closing = false;
   #reconcilers: Reconciler[] = [];
+  /**
+   * Ingress switches to a new or replaced channel only once its subscriptions are on it:
+   * an in-memory channel drops what it accepts while it has no subscription.
+   */
+  #swaps: Array<() => void> = [];
 
   constructor(options: RuntimeOptions) {
     this.#o = { maxInFlightPerSubscription: 100, drainOnReplaceMs: 5000, ...options };
@@ -98,6 +104,13 @@ export class SluiceRuntime implements AdminRuntime {
     };
     this.addresses.register(CHANNEL, channelAddress);
     for (const kind of options.channelRegistry.kinds()) this.addresses.register(kind, channelAddress);
+    options.metrics.observeChannels(() => this.channelStats());
+    options.targets.authorize = (target, headers) => {
+      const kind = target.kind === 'broker' ? 'Broker' : target.kind === 'channel' ? this.#channels.get(`${target.namespace}/${target.name}`)?.resourceKind : undefined;
+      if (!kind) return undefined;
+      const r = this.#resources.get(SluiceRuntime.key(kind, target.namespace, target.name));
+      return checkIngressToken(r?.resource.metadata, (ns, n) => this.getSecret(ns, n), headers);
+    };
   }
 
   /** The ingress base URL, known only once the port is bound when listening on port 0. */
@@ -115,12 +128,18 @@ export class SluiceRuntime implements AdminRuntime {
 
   /** Adds or replaces resources, then reconciles. */
   async apply(items: readonly LoadedResource[], secrets: readonly SecretResource[] = []): Promise<void> {
-    for (const s of secrets) this.#secrets.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
+    for (const s of secrets) {
+      const key = `${s.metadata.namespace}/${s.metadata.name}`;
+      const created = this.#secrets.get(key)?.metadata.creationTimestamp ?? s.metadata.creationTimestamp ?? new Date().toISOString();
+      this.#secrets.set(key, { ...s, metadata: { ...s.metadata, creationTimestamp: created } });
+    }
     for (const item of items) {
       const m = item.resource.metadata;
       const key = SluiceRuntime.key(item.resource.kind, m.namespace, m.name);
       this.#invalid.delete(key);
-      this.#resources.set(key, item);
+      // Kept across updates, so AGE counts from the first apply (as Kubernetes does).
+      const created = this.#resources.get(key)?.resource.metadata.creationTimestamp ?? m.creationTimestamp ?? new Date().toISOString();
+      this.#resources.set(key, m.creationTimestamp === created ? item : { ...item, resource: { ...item.resource, metadata: { ...m, creationTimestamp: created } } });
     }
     await this.reconcile();
   }
@@ -138,7 +157,8 @@ export class SluiceRuntime implements AdminRuntime {
 
   async delete(kind: string, namespace: string, name: string): Promise<boolean> {
     const key = SluiceRuntime.key(kind, namespace, name);
-    const existed = this.#resources.delete(key) || this.#invalid.delete(key) || this.#secrets.delete(`${namespace}/${name}`);
+    // A Secret shares no key space with resources: deleting a missing Channel `x` must not delete Secret `x`.
+    const existed = kind === 'Secret' ? this.#secrets.delete(`${namespace}/${name}`) : this.#resources.delete(key) || this.#invalid.delete(key);
     this.#status.delete(key);
     await this.reconcile();
     return existed;
@@ -146,6 +166,10 @@ export class SluiceRuntime implements AdminRuntime {
 
   getSecret(namespace: string, name: string): SecretResource | undefined {
     return this.#secrets.get(`${namespace}/${name}`);
+  }
+
+  listSecrets(): SecretResource[] {
+    return [...this.#secrets.values()];
   }
 
   /** Resources of one kind, for reconcilers of later features. */
@@ -175,9 +199,13 @@ export class SluiceRuntime implements AdminRuntime {
 
   async #reconcileOnce(): Promise<void> {
     if (this.#closing) return;
-    await this.#reconcileChannels();
-    for (const r of this.#reconcilers) if (r.phase === 'address') await this.#guard(r);
-    await this.#reconcileSubscriptions();
+    try {
+      await this.#reconcileChannels();
+      for (const r of this.#reconcilers) if (r.phase === 'address') await this.#guard(r);
+      await this.#reconcileSubscriptions();
+    } finally {
+      for (const swap of this.#swaps.splice(0)) swap();
+    }
     for (const r of this.#reconcilers) if (r.phase === 'consumer') await this.#guard(r);
     this.#reconciled = true;
   }
@@ -237,17 +265,14 @@ export class SluiceRuntime implements AdminRuntime {
         }
         const inst: ChannelInstance = { resourceKind: r.kind, backendKind, specKey, channel, delivery, generation: ++this.#generation };
         this.#channels.set(key, inst);
-        this.#o.targets.channels.set(key, channelTarget(namespace, name, channel));
-        if (existing) this.#retire(existing.channel, false);
+        this.#swaps.push(() => {
+          this.#o.targets.channels.set(key, channelTarget(namespace, name, channel));
+          // The old channel stops taking events and drains its backlog to its subscribers.
+          if (existing) this.#retire(existing.channel, false);
+        });
         this.#log.info({ channel: key, kind: backendKind }, existing ? 'channel replaced' : 'channel created');
       }
-      const inst = this.#channels.get(key)!;
-      this.setStatus(
-        r,
-        inst.channel.ready()
-          ? readyStatus(true, 'ChannelReady', undefined, { address: { url: this.channelUrl(namespace, name) }, backend: backendKind })
-          : readyStatus(false, 'BackendNotReady', `${backendKind} backend is not connected`, { address: { url: this.channelUrl(namespace, name) } }),
-      );
+      this.setStatus(r, this.#channelStatus(key, this.#channels.get(key)!));
     }
     for (const [key, inst] of this.#channels) {
       if (desired.has(key)) continue;
@@ -256,6 +281,14 @@ export class SluiceRuntime implements AdminRuntime {
       this.#retire(inst.channel, true);
       this.#log.info({ channel: key }, 'channel deleted');
     }
+  }
+
+  /** The channel's Ready condition as of now: a durable backend can go away between reconciles. */
+  #channelStatus(key: string, inst: ChannelInstance): ResourceStatus {
+    const [namespace = '', name = ''] = key.split('/');
+    const address = { url: this.channelUrl(namespace, name) };
+    if (inst.channel.ready()) return readyStatus(true, 'ChannelReady', undefined, { address, backend: inst.backendKind });
+    return readyStatus(false, 'BackendNotReady', channelNotReadyReason(inst.channel, inst.backendKind), { address, backend: inst.backendKind });
   }
 
   /** Closes a channel in the background, giving accepted events time to drain. */
@@ -304,7 +337,9 @@ export class SluiceRuntime implements AdminRuntime {
           this.setStatus(r, readyStatus(false, 'SubscribeFailed', (err as Error).message));
           continue;
         }
-        if (existing && existing.channel !== inst.channel) await existing.channel.unsubscribe(key, { purge: existing.channelKey !== channelKey }).catch(() => {});
+        // A replaced channel keeps its subscriptions until it has drained (#retire); only a
+        // subscription that moved to another channel leaves its old one now.
+        if (existing && existing.channel !== inst.channel && existing.channelKey !== channelKey) await existing.channel.unsubscribe(key, { purge: true }).catch(() => {});
         this.#subscriptions.set(key, { channelKey, channel: inst.channel, specKey });
       }
       this.setStatus(
@@ -339,9 +374,21 @@ export class SluiceRuntime implements AdminRuntime {
     };
   }
 
+  /** Each live channel with its backend's stats (the channel gauges read them at scrape time). */
+  channelStats(): ChannelStatsEntry[] {
+    const out: ChannelStatsEntry[] = [];
+    for (const [key, inst] of this.#channels) {
+      const [namespace = '', name = ''] = key.split('/');
+      out.push({ namespace, name, kind: inst.backendKind, stats: inst.channel.stats() });
+    }
+    return out;
+  }
+
   listResources(): ResourceView[] {
     const out: ResourceView[] = [];
     for (const [key, { resource: r }] of this.#resources) {
+      const ch = this.#channels.get(`${r.metadata.namespace}/${r.metadata.name}`);
+      if (ch && ch.resourceKind === r.kind) this.setStatus(r, this.#channelStatus(`${r.metadata.namespace}/${r.metadata.name}`, ch));
       out.push({ apiVersion: r.apiVersion, kind: r.kind, metadata: { ...r.metadata }, spec: r.spec, status: this.#status.get(key) ?? readyStatus(false, 'Pending') });
     }
     for (const inv of this.#invalid.values()) {
@@ -359,7 +406,7 @@ export class SluiceRuntime implements AdminRuntime {
   readiness(): { ready: boolean; pending: string[] } {
     const pending: string[] = [];
     if (!this.#reconciled) pending.push('initial reconcile');
-    for (const [key, inst] of this.#channels) if (!inst.channel.ready()) pending.push(`channel ${key}`);
+    for (const [key, inst] of this.#channels) if (!inst.channel.ready()) pending.push(`channel ${key}: ${channelNotReadyReason(inst.channel, inst.backendKind)}`);
     return { ready: pending.length === 0, pending };
   }
 
@@ -376,12 +423,17 @@ export class SluiceRuntime implements AdminRuntime {
   }
 }
 
+/** Says which server is down (`NATS at nats://... is unreachable`) when the backend can tell. */
+function channelNotReadyReason(channel: Channel, backendKind: string): string {
+  return channel.notReadyReason?.() ?? `${backendKind} backend is not connected`;
+}
+
 function channelTarget(namespace: string, name: string, channel: Channel): IngressTarget {
   return {
     kind: 'channel',
     namespace,
     name,
-    notReadyReason: () => (channel.ready() ? undefined : 'channel backend is not connected'),
+    notReadyReason: () => (channel.ready() ? undefined : channelNotReadyReason(channel, channel.kind)),
     accept: (events: readonly SluiceEvent[]) => {
       if (events.length === 1) return channel.publish(events[0]!);
       if (events.length === 0) return Promise.resolve();

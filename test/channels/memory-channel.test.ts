@@ -4,6 +4,13 @@ import { MemoryChannel } from '../../src/channels/memory/index.js';
 import type { DeliveryHandler } from '../../src/channels/channel.js';
 import type { SluiceEvent } from '../../src/events/types.js';
 import { ChannelFullError, UnavailableError } from '../../src/errors.js';
+import { runChannelConformance } from './conformance.js';
+
+// The shared Channel suite (the same one the NATS and Redis backends pass).
+runChannelConformance('InMemoryChannel', async () => {
+  const channel = new MemoryChannel();
+  return { channel, cleanup: () => channel.close() };
+});
 
 const ev = (id: string): SluiceEvent => ({ attributes: { specversion: '1.0', id, source: '/t', type: 't' }, data: Buffer.from(id) });
 

@@ -40,6 +40,8 @@ const JOB_OPTIONS = {
  * A channel on Redis with BullMQ: one queue per subscription. A publish adds one job per
  * subscription in a single MULTI/EXEC (FlowProducer.addBulk), so an event is in all of
  * the channel's queues or in none; Queue.addBulk would be one transaction per queue.
+ * With a single subscription, that queue's own add (atomic by itself) is used instead:
+ * a flow costs about twice as much per event.
  * The subscription ids live in a Redis set, so a replica that publishes also fans out to
  * subscriptions another replica registered. Workers of every replica on a queue compete
  * for its jobs; retries are BullMQ delayed jobs and survive restarts.
@@ -57,6 +59,7 @@ export class RedisChannel implements Channel {
   readonly #metrics: Metrics | undefined;
   readonly #labels: { namespace_name: string; resource: string };
   #subs = new Map<string, RedisSubscription>();
+  #remoteQueues = new Map<string, Queue>();
   #closed = false;
   #closing: Promise<void> | undefined;
   #offChange: () => void;
@@ -96,6 +99,14 @@ export class RedisChannel implements Channel {
     return true;
   }
 
+  notReadyReason(): string | undefined {
+    if (this.#closed) return 'channel is shutting down';
+    const down = this.#conn.notConnectedReason();
+    if (down) return down;
+    for (const s of this.#subs.values()) if (!s.registered) return `subscription ${s.spec.id} is not registered in Redis yet`;
+    return undefined;
+  }
+
   async publish(event: SluiceEvent): Promise<void> {
     await this.#publish([event]);
   }
@@ -107,7 +118,7 @@ export class RedisChannel implements Channel {
 
   async #publish(events: readonly SluiceEvent[]): Promise<void> {
     if (this.#closed) throw new UnavailableError('channel is shutting down');
-    if (!this.#conn.isConnected()) throw this.#refused(new UnavailableError('Redis is unreachable'), 'unavailable');
+    if (!this.#conn.isConnected()) throw this.#refused(new UnavailableError(this.#conn.notConnectedReason() ?? 'Redis is unreachable'), 'unavailable');
     for (const s of this.#subs.values()) {
       if (!s.registered) throw this.#refused(new UnavailableError(`subscription ${s.spec.id} is not registered in Redis yet`), 'unavailable');
     }
@@ -123,6 +134,13 @@ export class RedisChannel implements Channel {
         const subscriptionIds = await this.#conn.publisher.smembers(this.#subsKey);
         // Nobody subscribed: accepted and dropped, as Knative's in-memory channel does.
         if (subscriptionIds.length === 0) return;
+        if (subscriptionIds.length === 1) {
+          // One queue: its own add is atomic already, and twice as fast as a flow.
+          const queue = this.#publishQueue(subscriptionIds[0]!);
+          if (events.length === 1) await queue.add('event', encodeJobData(events[0]!), { ...JOB_OPTIONS, jobId: jobIdFor(events[0]!) });
+          else await queue.addBulk(events.map((e) => ({ name: 'event', data: encodeJobData(e), opts: { ...JOB_OPTIONS, jobId: jobIdFor(e) } })));
+          return;
+        }
         const flows: FlowJob[] = [];
         for (const event of events) {
           const data = encodeJobData(event);
@@ -135,6 +153,19 @@ export class RedisChannel implements Channel {
       throw this.#mapPublishError(e);
     }
     this.#metrics?.channelPublishLatency.observe({ ...this.#labels, kind: this.kind }, (performance.now() - started) / 1000);
+  }
+
+  /** The queue to add a subscription's jobs to: its worker's, or one kept for a subscription another replica registered. */
+  #publishQueue(subscriptionId: string): Queue {
+    const local = this.#subs.get(subscriptionId)?.queue;
+    if (local) return local;
+    let q = this.#remoteQueues.get(subscriptionId);
+    if (!q) {
+      q = new Queue(this.#queueName(subscriptionId), { connection: this.#conn.publisher, prefix: this.#conn.prefix });
+      q.on('error', (e: Error) => this.#logger?.debug({ err: e }, 'BullMQ queue error'));
+      this.#remoteQueues.set(subscriptionId, q);
+    }
+    return q;
   }
 
   /** BullMQ waits for a connection that is not ready instead of failing: bound every call. */
@@ -213,6 +244,9 @@ export class RedisChannel implements Channel {
     const sub = this.#subs.get(id);
     this.#subs.delete(id);
     this.#backlogs.delete(id);
+    const remote = this.#remoteQueues.get(id);
+    this.#remoteQueues.delete(id);
+    await remote?.close().catch(() => undefined);
     if (options.purge) {
       // Out of the set first, so no publish fans out to the queue being removed.
       try {
@@ -281,6 +315,8 @@ export class RedisChannel implements Channel {
     const subs = [...this.#subs.values()];
     this.#subs.clear();
     await Promise.all(subs.map((s) => s.stop(deadline)));
+    await Promise.all([...this.#remoteQueues.values()].map((q) => q.close().catch(() => undefined)));
+    this.#remoteQueues.clear();
     await this.#flow.close().catch(() => undefined);
   }
 

@@ -19,6 +19,45 @@ export interface RedisConnectionOptions {
   logger?: Logger;
 }
 
+/**
+ * The ioredis options for a connection, validated (InvalidOptionError): exported so a
+ * caller can check `--redis-url` at start without connecting.
+ */
+export function redisClientOptions(options: RedisConnectionOptions): RedisOptions {
+  const base: RedisOptions = {
+    // Reconnect forever, at most every 2 s: a broker outlives a Redis restart.
+    retryStrategy: (times) => Math.min(100 * times, 2000),
+    lazyConnect: false,
+  };
+  if (options.url) {
+    let u: URL;
+    try {
+      u = new URL(options.url);
+    } catch {
+      throw new InvalidOptionError(`Redis url ${JSON.stringify(options.url)} is not a URL`);
+    }
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new InvalidOptionError(`Redis url must start with redis:// or rediss://, got ${u.protocol}`);
+    base.host = u.hostname;
+    base.port = u.port ? Number(u.port) : 6379;
+    if (u.username) base.username = decodeURIComponent(u.username);
+    if (u.password) base.password = decodeURIComponent(u.password);
+    if (u.pathname.length > 1) base.db = Number(u.pathname.slice(1));
+    if (u.protocol === 'rediss:') base.tls = {};
+  }
+  if (options.host) base.host = options.host;
+  if (options.port !== undefined) base.port = options.port;
+  if (options.username) base.username = options.username;
+  if (options.password) base.password = options.password;
+  if (options.db !== undefined) base.db = options.db;
+  if (options.tls) base.tls = options.tls === true ? {} : { ...options.tls };
+  if (!base.host) throw new InvalidOptionError('Redis needs a url or a host');
+  if (options.prefix !== undefined && !/^[A-Za-z0-9_.-]+$/.test(options.prefix)) {
+    throw new InvalidOptionError(`Redis prefix ${JSON.stringify(options.prefix)} may only use letters, digits, _ . -`);
+  }
+  if (base.db !== undefined && (!Number.isInteger(base.db) || base.db < 0)) throw new InvalidOptionError('Redis db must be a non-negative integer');
+  return base;
+}
+
 export type RedisConnectionListener = (connected: boolean) => void;
 
 /**
@@ -35,57 +74,35 @@ export class RedisConnectionManager {
   readonly publisher: Redis;
   readonly worker: Redis;
   readonly commandTimeoutMs: number;
+  /** `redis://host:port/db`, for messages; never the password. */
+  readonly target: string;
   #listeners = new Set<RedisConnectionListener>();
   #closed = false;
   #wasReady = false;
+  #lastError: string | undefined;
 
   constructor(options: RedisConnectionOptions) {
     const commandTimeoutMs = options.commandTimeoutMs ?? 3000;
     if (!Number.isFinite(commandTimeoutMs) || commandTimeoutMs <= 0) {
       throw new InvalidOptionError(`Redis commandTimeoutMs must be a positive number, got ${String(commandTimeoutMs)}`);
     }
-    const prefix = options.prefix ?? 'sluice';
-    if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) throw new InvalidOptionError(`Redis prefix ${JSON.stringify(prefix)} may only use letters, digits, _ . -`);
-    this.prefix = prefix;
+    const base = redisClientOptions(options);
+    this.prefix = options.prefix ?? 'sluice';
     this.commandTimeoutMs = commandTimeoutMs;
-    const base: RedisOptions = {
-      // Reconnect forever, at most every 2 s: a broker outlives a Redis restart.
-      retryStrategy: (times) => Math.min(100 * times, 2000),
-      lazyConnect: false,
-    };
-    if (options.url) {
-      let u: URL;
-      try {
-        u = new URL(options.url);
-      } catch {
-        throw new InvalidOptionError(`Redis url ${JSON.stringify(options.url)} is not a URL`);
-      }
-      if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new InvalidOptionError(`Redis url must start with redis:// or rediss://, got ${u.protocol}`);
-      base.host = u.hostname;
-      base.port = u.port ? Number(u.port) : 6379;
-      if (u.username) base.username = decodeURIComponent(u.username);
-      if (u.password) base.password = decodeURIComponent(u.password);
-      if (u.pathname.length > 1) base.db = Number(u.pathname.slice(1));
-      if (u.protocol === 'rediss:') base.tls = {};
-    }
-    if (options.host) base.host = options.host;
-    if (options.port !== undefined) base.port = options.port;
-    if (options.username) base.username = options.username;
-    if (options.password) base.password = options.password;
-    if (options.db !== undefined) base.db = options.db;
-    if (options.tls) base.tls = options.tls === true ? {} : { ...options.tls };
-    if (!base.host) throw new InvalidOptionError('Redis needs a url or a host');
-    if (base.db !== undefined && (!Number.isInteger(base.db) || base.db < 0)) throw new InvalidOptionError('Redis db must be a non-negative integer');
-
+    this.target = describeTarget(base);
     this.publisher = new Redis({ ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs, connectionName: 'sluice-publisher' });
     this.worker = new Redis({ ...base, maxRetriesPerRequest: null, connectionName: 'sluice-worker' });
     const log = options.logger;
     // Without 'error' listeners ioredis prints every reconnect failure to stderr.
-    this.publisher.on('error', (e: Error) => log?.debug({ err: e }, 'Redis publisher connection error'));
+    this.publisher.on('error', (e: Error) => {
+      this.#lastError = e.message;
+      log?.debug({ err: e }, 'Redis publisher connection error');
+    });
     this.worker.on('error', (e: Error) => log?.debug({ err: e }, 'Redis worker connection error'));
     this.publisher.on('ready', () => {
       if (this.#wasReady) log?.info('Redis reconnected');
       this.#wasReady = true;
+      this.#lastError = undefined;
       this.#emit(true);
     });
     this.publisher.on('close', () => {
@@ -96,6 +113,13 @@ export class RedisConnectionManager {
 
   isConnected(): boolean {
     return !this.#closed && this.publisher.status === 'ready';
+  }
+
+  /** Why Redis is not usable, for readiness messages; undefined while connected. */
+  notConnectedReason(): string | undefined {
+    if (this.#closed) return 'the Redis connection is closed';
+    if (this.isConnected()) return undefined;
+    return `Redis at ${this.target} is unreachable${this.#lastError ? ` (${this.#lastError})` : ''}`;
   }
 
   onChange(listener: RedisConnectionListener): () => void {
@@ -120,4 +144,8 @@ export class RedisConnectionManager {
       await c.quit().catch(() => c.disconnect());
     }
   }
+}
+
+function describeTarget(o: RedisOptions): string {
+  return `${o.tls ? 'rediss' : 'redis'}://${o.host ?? '127.0.0.1'}:${o.port ?? 6379}${o.db ? `/${o.db}` : ''}`;
 }

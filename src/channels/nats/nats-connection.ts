@@ -30,6 +30,8 @@ export type ConnectionListener = (connected: boolean) => void;
  */
 export class NatsConnectionManager {
   readonly publishTimeoutMs: number;
+  /** The server URL(s), for messages (`NATS at nats://... is unreachable`); never credentials. */
+  readonly target: string;
   #options: ConnectionOptions;
   #logger: Logger | undefined;
   #nc: NatsConnection | undefined;
@@ -40,6 +42,8 @@ export class NatsConnectionManager {
   #connecting: Promise<void> | undefined;
   #listeners = new Set<ConnectionListener>();
   #waiters: Array<() => void> = [];
+  #lastError: string | undefined;
+  #cancelRetryWait: (() => void) | undefined;
 
   constructor(options: NatsConnectionOptions) {
     const servers = Array.isArray(options.servers) ? options.servers : [options.servers];
@@ -55,14 +59,15 @@ export class NatsConnectionManager {
       throw new InvalidOptionError(`NATS publishTimeoutMs must be a positive number, got ${String(publishTimeoutMs)}`);
     }
     this.publishTimeoutMs = publishTimeoutMs;
+    this.target = servers.map(redactUrl).join(',');
     this.#logger = options.logger;
     const o: ConnectionOptions = {
       servers,
       name: options.name ?? 'sluice',
       maxReconnectAttempts: -1,
-      // Keep trying when NATS is not up yet at broker start: channels report not ready meanwhile.
-      waitOnFirstConnect: true,
       reconnectTimeWait: 1000,
+      // A first connection that hangs (firewalled host) is retried rather than waited on.
+      timeout: 5000,
     };
     if (options.token) o.token = options.token;
     if (options.user) {
@@ -89,8 +94,35 @@ export class NatsConnectionManager {
     return this.#connecting;
   }
 
+  /**
+   * Keeps trying until NATS answers (it may not be up yet at broker start; channels report
+   * not ready meanwhile). Our own loop rather than the client's `waitOnFirstConnect`:
+   * that one cannot be cancelled, so a broker stopped while NATS was down never exited.
+   */
   async #connect(): Promise<void> {
-    const nc = await connect(this.#options);
+    let wait = 250;
+    let nc: NatsConnection | undefined;
+    while (!nc) {
+      if (this.#closed) throw new UnavailableError('NATS connection is closed');
+      try {
+        nc = await connect(this.#options);
+      } catch (e) {
+        if (this.#closed) throw new UnavailableError('NATS connection is closed', { cause: e });
+        const message = e instanceof Error ? e.message : String(e);
+        if (this.#lastError !== message) this.#logger?.warn({ err: e, servers: this.target }, 'cannot connect to NATS; retrying');
+        this.#lastError = message;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, wait);
+          this.#cancelRetryWait = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.#cancelRetryWait = undefined;
+        wait = Math.min(wait * 2, 2000);
+      }
+    }
+    this.#lastError = undefined;
     if (this.#closed) {
       await nc.close();
       throw new UnavailableError('NATS connection is closed');
@@ -107,11 +139,14 @@ export class NatsConnectionManager {
 
   async #watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect') {
+      if (s.type === 'error') {
+        this.#lastError = s.error.message;
+      } else if (s.type === 'disconnect') {
         this.#logger?.warn({ server: s.server }, 'NATS disconnected; reconnecting');
         this.#setConnected(false);
       } else if (s.type === 'reconnect') {
         this.#logger?.info({ server: s.server }, 'NATS reconnected');
+        this.#lastError = undefined;
         this.#setConnected(true);
       } else if (s.type === 'close') {
         this.#setConnected(false);
@@ -135,6 +170,13 @@ export class NatsConnectionManager {
 
   isConnected(): boolean {
     return this.#connected && !this.#closed;
+  }
+
+  /** Why NATS is not connected, for readiness messages; undefined while connected. */
+  notConnectedReason(): string | undefined {
+    if (this.#closed) return 'the NATS connection is closed';
+    if (this.#connected) return undefined;
+    return `NATS at ${this.target} is unreachable${this.#lastError ? ` (${this.#lastError})` : ''}`;
   }
 
   /** Resolves when connected (at once if already); never rejects except after close(). */
@@ -161,8 +203,14 @@ export class NatsConnectionManager {
     if (this.#closed) return;
     this.#closed = true;
     this.#setConnected(false);
+    this.#cancelRetryWait?.();
     for (const w of this.#waiters.splice(0)) w();
     const nc = this.#nc;
     if (nc && !nc.isClosed()) await nc.close().catch(() => undefined);
   }
+}
+
+/** `nats://user:secret@host` -> `nats://user:***@host`: URLs end up in logs and status. */
+function redactUrl(server: string): string {
+  return server.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }

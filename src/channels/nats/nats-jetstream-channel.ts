@@ -10,6 +10,7 @@ import { NATS_JETSTREAM_CHANNEL_KIND, type NatsStreamSettings, DEFAULT_ACK_WAIT_
 import type { NatsConnectionManager } from './nats-connection.js';
 import { durableNameFor, streamNameFor, subjectFor } from './nats-names.js';
 import { NatsSubscription, isJsApiError } from './nats-subscription.js';
+import { TRIM_BATCH, trimAcknowledged } from './stream-trim.js';
 
 export interface NatsJetStreamChannelOptions {
   connection: NatsConnectionManager;
@@ -22,7 +23,7 @@ export interface NatsJetStreamChannelOptions {
 
 /** Stats come from the server: refreshed in the background at most this often. */
 const STATS_MIN_INTERVAL_MS = 2000;
-/** How often finished events are purged from the stream. */
+/** How often finished events are removed from the stream (jittered, so replicas take turns). */
 const TRIM_INTERVAL_MS = 5000;
 const EMPTY = new Uint8Array(0);
 
@@ -34,9 +35,9 @@ const EMPTY = new Uint8Array(0);
  * Retention is `limits`, not `interest`: on nats-server 2.9 a shutting-down server stops
  * consumers before the stream, and an interest stream then acks publishes while
  * discarding them for lack of interest (reproduced here: events acked during a SIGTERM
- * were lost). Instead the channel trims the stream itself: every few seconds it purges
+ * were lost). Instead the channel trims the stream itself: every few seconds it deletes
  * what every consumer has acked (below the lowest ack floor), which is what interest
- * retention would have done. `discard: new` turns a full stream into a 429 at publish
+ * retention would have done (message by message: see stream-trim.ts for why not a purge). `discard: new` turns a full stream into a 429 at publish
  * instead of silently dropping accepted events; maxAge (7 days by default) is the
  * backstop for events held by a subscription that went away without being purged.
  */
@@ -55,11 +56,13 @@ export class NatsJetStreamChannel implements Channel {
   #streamReady = false;
   #streamInit: Promise<void> | undefined;
   #initLoopRunning = false;
+  #streamError: string | undefined;
   #offChange: () => void;
   #backlogs = new Map<string, number>();
   #statsAt = 0;
   #statsRefreshing = false;
   #trimTimer: NodeJS.Timeout;
+  #trimming = false;
 
   constructor(options: NatsJetStreamChannelOptions) {
     if (!options.namespace || !options.name) throw new InvalidOptionError('NatsJetStreamChannel needs a namespace and a name');
@@ -87,24 +90,34 @@ export class NatsJetStreamChannel implements Channel {
     });
     void this.#manager.connect().catch(() => undefined);
     this.#startInitLoop();
-    this.#trimTimer = setInterval(() => void this.trim().catch((e: unknown) => this.#logger?.debug({ err: e }, 'stream trim failed')), TRIM_INTERVAL_MS);
+    this.#trimTimer = setInterval(() => void this.#trimInBackground(), TRIM_INTERVAL_MS + Math.floor(Math.random() * 1000));
     this.#trimTimer.unref();
   }
 
   /**
-   * Purges the events every subscription has finished: everything below the lowest ack
-   * floor of the stream's consumers, including those other replicas created. With no
-   * consumer at all, nobody can ever get the events: purge them (a new subscription
-   * starts with what arrives after it, as on the in-memory channel).
+   * Removes the events every subscription has finished: everything at or below the
+   * lowest ack floor of the stream's consumers, including those other replicas created.
+   * With no consumer at all, nobody can ever get the events: they go too (a new
+   * subscription starts with what arrives after it, as on the in-memory channel).
    */
   async trim(): Promise<void> {
     if (this.#closed || !this.#manager.isConnected() || !this.#streamReady) return;
-    const { jsm } = this.#manager.clients();
-    const info = await jsm.streams.info(this.streamName);
-    if (info.state.messages === 0) return;
-    let floor = info.state.last_seq;
-    for await (const c of jsm.consumers.list(this.streamName)) floor = Math.min(floor, c.ack_floor.stream_seq);
-    if (floor >= info.state.first_seq) await jsm.streams.purge(this.streamName, { seq: floor + 1 });
+    for (;;) {
+      const { nc, jsm } = this.#manager.clients();
+      if ((await trimAcknowledged(nc, jsm, this.streamName)) < TRIM_BATCH || this.#closed) return;
+    }
+  }
+
+  async #trimInBackground(): Promise<void> {
+    if (this.#trimming) return;
+    this.#trimming = true;
+    try {
+      await this.trim();
+    } catch (e) {
+      this.#logger?.debug({ err: e }, 'stream trim failed');
+    } finally {
+      this.#trimming = false;
+    }
   }
 
   /** Creates the stream in the background, retrying until it exists (NATS may be down at start). */
@@ -117,8 +130,10 @@ export class NatsJetStreamChannel implements Channel {
         try {
           await this.#manager.whenConnected();
           await this.#ensureStream();
+          this.#streamError = undefined;
         } catch (e) {
           if (this.#closed) break;
+          this.#streamError = e instanceof Error ? e.message : String(e);
           this.#logger?.warn({ err: e, stream: this.streamName }, 'cannot set up the JetStream stream; retrying');
           await new Promise((r) => setTimeout(r, backoff).unref());
           backoff = Math.min(backoff * 2, 10_000);
@@ -186,6 +201,15 @@ export class NatsJetStreamChannel implements Channel {
     return true;
   }
 
+  notReadyReason(): string | undefined {
+    if (this.#closed) return 'channel is shutting down';
+    const down = this.#manager.notConnectedReason();
+    if (down) return down;
+    if (!this.#streamReady) return `JetStream stream ${this.streamName} is not set up yet${this.#streamError ? ` (${this.#streamError})` : ''}`;
+    for (const s of this.#subs.values()) if (!s.consumerReady) return `the JetStream consumer of subscription ${s.spec.id} is not set up yet`;
+    return undefined;
+  }
+
   async publish(event: SluiceEvent): Promise<void> {
     this.#checkAccepting();
     await this.#publishOne(event);
@@ -202,7 +226,7 @@ export class NatsJetStreamChannel implements Channel {
 
   #checkAccepting(): void {
     if (this.#closed) throw new UnavailableError('channel is shutting down');
-    if (!this.#manager.isConnected()) throw this.#refused(new UnavailableError('NATS is unreachable'), 'unavailable');
+    if (!this.#manager.isConnected()) throw this.#refused(new UnavailableError(this.#manager.notConnectedReason() ?? 'NATS is unreachable'), 'unavailable');
     if (!this.#streamReady) throw this.#refused(new UnavailableError(`JetStream stream ${this.streamName} is not ready`), 'unavailable');
     for (const s of this.#subs.values()) {
       // An event published before its consumer exists could be trimmed before the consumer sees it.
