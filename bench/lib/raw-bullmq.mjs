@@ -2,6 +2,7 @@
 // BullMQ job (Queue.add, completed jobs removed, as the channel does) and answers 202,
 // plus a BullMQ Worker (concurrency 100) that forwards each job to the sink with undici.
 // BullMQ without Sluice, behind the same HTTP load. argv: port sinkUrl redisUrl
+import { URL } from 'node:url';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
 import { Queue, Worker } from 'bullmq';

@@ -3,6 +3,7 @@
 // channel does) and answers 202, plus a raw pull consumer that forwards each message to
 // the sink with undici and acks on 2xx. JetStream without Sluice, behind the same HTTP load.
 // argv: port sinkUrl natsUrl
+import { URL } from 'node:url';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';

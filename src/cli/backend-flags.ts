@@ -7,7 +7,7 @@ import type { ChannelTemplate } from '../resources/types.js';
 
 /** The flags of `sluice start` that choose and reach the durable channel backends. */
 export interface BackendFlags {
-  natsUrl: string;
+  natsUrl?: string;
   natsCreds?: string;
   natsToken?: string;
   natsUser?: string;
@@ -15,10 +15,10 @@ export interface BackendFlags {
   natsTlsCa?: string;
   natsTlsCert?: string;
   natsTlsKey?: string;
-  redisUrl: string;
+  redisUrl?: string;
   redisPassword?: string;
   redisPrefix?: string;
-  defaultChannel: string;
+  defaultChannel?: string;
 }
 
 /** What `--default-channel` may name, and the template a `Channel` without one then gets. */
@@ -48,12 +48,7 @@ export function addBackendFlags(command: Command): void {
   flag('--redis-url <url>', 'Redis server of RedisChannels (redis:// or rediss:// for TLS); dialled only when such a channel exists', 'SLUICE_REDIS_URL', DEFAULT_REDIS_URL);
   flag('--redis-password <password>', 'Redis password (instead of putting it in --redis-url)', 'SLUICE_REDIS_PASSWORD');
   flag('--redis-prefix <prefix>', 'prefix of every Redis key Sluice writes', 'SLUICE_REDIS_PREFIX', 'sluice');
-  command.addOption(
-    new Option('--default-channel <kind>', 'what a Channel without spec.channelTemplate becomes')
-      .choices(Object.keys(DEFAULT_CHANNEL_TEMPLATES))
-      .env('SLUICE_DEFAULT_CHANNEL')
-      .default('InMemoryChannel'),
-  );
+  flag('--default-channel <kind>', `what a Channel without spec.channelTemplate becomes: ${Object.keys(DEFAULT_CHANNEL_TEMPLATES).join(', ')}`, 'SLUICE_DEFAULT_CHANNEL', 'InMemoryChannel');
 }
 
 export interface BackendSettings {
@@ -62,15 +57,20 @@ export interface BackendSettings {
   defaultChannelTemplate: ChannelTemplate;
 }
 
-/** Turns the flags into backend options, with errors that name the flag. Nothing connects here. */
-export function backendSettings(flags: BackendFlags): BackendSettings {
-  const template = DEFAULT_CHANNEL_TEMPLATES[flags.defaultChannel];
+/**
+ * Turns the flags into backend options, with errors that name the flag. Nothing connects
+ * here. An empty value counts as not given: a chart or a shell often sets
+ * `SLUICE_NATS_URL=""` for "not configured".
+ */
+export function backendSettings(given: BackendFlags): BackendSettings {
+  const flags = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== '')) as BackendFlags;
+  const template = DEFAULT_CHANNEL_TEMPLATES[flags.defaultChannel ?? 'InMemoryChannel'];
   if (!template) throw new InvalidOptionError(`--default-channel: ${JSON.stringify(flags.defaultChannel)} is not one of ${Object.keys(DEFAULT_CHANNEL_TEMPLATES).join(', ')}`);
   return { nats: natsOptions(flags), redis: redisOptions(flags), defaultChannelTemplate: template };
 }
 
 function natsOptions(flags: BackendFlags): NatsBackendOptions {
-  const servers = flags.natsUrl.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const servers = (flags.natsUrl ?? DEFAULT_NATS_URL).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   if (servers.length === 0) throw new InvalidOptionError('--nats-url: give at least one server, e.g. nats://127.0.0.1:4222');
   for (const s of servers) {
     const scheme = /^([a-z]+):\/\//i.exec(s)?.[1]?.toLowerCase();
@@ -99,7 +99,7 @@ function natsOptions(flags: BackendFlags): NatsBackendOptions {
 }
 
 function redisOptions(flags: BackendFlags): RedisBackendOptions {
-  const o: RedisBackendOptions = { url: flags.redisUrl };
+  const o: RedisBackendOptions = { url: flags.redisUrl ?? DEFAULT_REDIS_URL };
   if (flags.redisPassword) o.password = flags.redisPassword;
   if (flags.redisPrefix) o.prefix = flags.redisPrefix;
   try {
