@@ -53,15 +53,16 @@ export class DurableBackends {
     redisClientOptions(this.#redisOptions);
   }
 
-  /** Adds the NatsJetStreamChannel and RedisChannel kinds to a broker's registry. */
+  /** Adds the NatsJetStreamChannel and RedisChannel kinds to a broker's registry, unless it has its own already. */
   register(registry: ChannelRegistry): void {
     const common = { ...(this.#logger ? { logger: this.#logger } : {}), ...(this.#metrics ? { metrics: this.#metrics } : {}) };
-    const nats = createNatsChannelFactory(this.#nats, common);
-    registry.register(NATS_JETSTREAM_CHANNEL_KIND, nats);
+    if (!registry.get(NATS_JETSTREAM_CHANNEL_KIND)) registry.register(NATS_JETSTREAM_CHANNEL_KIND, createNatsChannelFactory(this.#nats, common));
     const lock = this.#redisOptions.lockDurationMs;
-    registry.register(REDIS_CHANNEL_KIND, (ctx: ChannelBuildContext) =>
-      createRedisChannelFactory(this.#redisConnection(), { ...common, ...(lock !== undefined ? { lockDurationMs: lock } : {}) })(ctx),
-    );
+    if (!registry.get(REDIS_CHANNEL_KIND)) {
+      registry.register(REDIS_CHANNEL_KIND, (ctx: ChannelBuildContext) =>
+        createRedisChannelFactory(this.#redisConnection(), { ...common, ...(lock !== undefined ? { lockDurationMs: lock } : {}) })(ctx),
+      );
+    }
   }
 
   /** The Redis connections, opened on first use (RedisConnectionManager dials in its constructor). */

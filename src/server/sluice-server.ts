@@ -111,8 +111,9 @@ export class SluiceServer {
     this.metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
     this.channelRegistry.register('InMemoryChannel', createMemoryChannelFactory({ defaultCapacity: options.channelCapacity }));
     this.durableBackends = new DurableBackends({ logger: options.logger, metrics: this.metrics, ...(options.nats ? { nats: options.nats } : {}), ...(options.redis ? { redis: options.redis } : {}) });
-    this.durableBackends.register(this.channelRegistry);
+    // Caller-registered backends first: they may bring their own NATS or Redis channel factory.
     options.registerChannels?.(this.channelRegistry);
+    this.durableBackends.register(this.channelRegistry);
     this.inspector = new Inspector({ ...options.inspector, logger: options.logger.child({ component: 'inspector' }) });
     this.tracing = options.tracing ?? TRACING_OFF;
     this.dispatcher = new Dispatcher({

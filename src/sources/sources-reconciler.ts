@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { NotReadyError } from '../errors.js';
@@ -105,11 +106,11 @@ export class SourcesReconciler implements Reconciler {
     const desired = new Set<string>();
     const starting: Array<Promise<void>> = [];
     for (const runner of this.#runners) {
-      for (const { resource } of runtime.list(runner.kind)) {
+      for (const { resource, origin } of runtime.list(runner.kind)) {
         const key = `${runner.kind}/${resource.metadata.namespace}/${resource.metadata.name}`;
         desired.add(key);
         try {
-          const started = await this.#reconcileOne(runtime, runner, resource, key);
+          const started = await this.#reconcileOne(runtime, runner, resource, key, origin?.file);
           if (started) starting.push(started);
         } catch (err) {
           log.error({ err, source: key }, 'reconciling a source failed');
@@ -138,7 +139,7 @@ export class SourcesReconciler implements Reconciler {
   }
 
   /** Returns the start of a (re)built source, or undefined when nothing was started. */
-  async #reconcileOne(runtime: SluiceRuntime, runner: SourceRunner, resource: Resource, key: string): Promise<Promise<void> | undefined> {
+  async #reconcileOne(runtime: SluiceRuntime, runner: SourceRunner, resource: Resource, key: string, file: string | undefined): Promise<Promise<void> | undefined> {
     const { namespace, name } = resource.metadata;
     const webhookKey = IngressTargets.key(namespace, name);
     const existing = this.#entries.get(key);
@@ -162,6 +163,7 @@ export class SourcesReconciler implements Reconciler {
       kubeconfigPath: this.#o.kubeconfigPath,
       kubeConfig: this.#o.kubeConfig,
       sinkBindings: this.sinkBindings,
+      baseDir: file ? dirname(file) : undefined,
       secret: (secret, k) => runtime.getSecret(namespace, secret)?.data[k],
     };
     const restartKey = JSON.stringify([resource.apiVersion, resource.spec, sink.url, runner.restartKey?.(base) ?? null]);

@@ -2,7 +2,7 @@
 // CLI (built from src/ at test start, so never a stale build) in child processes, fed by
 // a CloudEvents SDK producer over HTTP, delivering to a recording sink on loopback.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudEvent, HTTP } from 'cloudevents';
@@ -35,6 +35,7 @@ export function cliCommand(): Promise<string[]> {
     try {
       const esbuild = await import('esbuild');
       mkdirSync('node_modules/.sluice-e2e', { recursive: true });
+      removeOrphanBundles('node_modules/.sluice-e2e');
       const outfile = `node_modules/.sluice-e2e/main-${process.pid}.mjs`;
       try {
         await esbuild.build({ entryPoints: ['src/cli/main.ts'], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile, logLevel: 'error' });
@@ -49,6 +50,19 @@ export function cliCommand(): Promise<string[]> {
     }
   })();
   return cli;
+}
+
+/** Bundles left by test processes that were killed before their exit hook ran. */
+function removeOrphanBundles(dir: string): void {
+  for (const f of readdirSync(dir)) {
+    const pid = Number(/^main-(\d+)\.mjs$/.exec(f)?.[1]);
+    if (!pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(dir, f), { force: true });
+    }
+  }
 }
 
 /** One `sluice start` process. `start()` again after a kill brings it back on the same ports. */

@@ -6,6 +6,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { REDIS_CHANNEL_KIND } from './redis-channel-spec.js';
 import type { RedisConnectionManager } from './redis-connection.js';
+import { bounded, CLOSE_STEP_MS } from './bounded.js';
 import { jobIdFor, queueNameFor, subscriptionsKeyFor } from './redis-names.js';
 import { encodeJobData, RedisSubscription } from './redis-subscription.js';
 
@@ -227,6 +228,9 @@ export class RedisChannel implements Channel {
       await this.#withTimeout(() => this.#conn.publisher.sadd(this.#subsKey, sub.spec.id));
       sub.registered = true;
     } catch (e) {
+      // While Redis is down, the reconnect (onChange) registers it: the connection manager
+      // already said Redis is unreachable, so no warning per second here.
+      if (!this.#conn.isConnected()) return;
       this.#logger?.warn({ err: e, subscription: sub.spec.id }, 'cannot register the subscription in Redis yet; retrying');
       this.#registerTimer ??= setTimeout(() => {
         this.#registerTimer = undefined;
@@ -246,7 +250,7 @@ export class RedisChannel implements Channel {
     this.#backlogs.delete(id);
     const remote = this.#remoteQueues.get(id);
     this.#remoteQueues.delete(id);
-    await remote?.close().catch(() => undefined);
+    if (remote) await bounded(remote.close(), CLOSE_STEP_MS);
     if (options.purge) {
       // Out of the set first, so no publish fans out to the queue being removed.
       try {
@@ -315,9 +319,9 @@ export class RedisChannel implements Channel {
     const subs = [...this.#subs.values()];
     this.#subs.clear();
     await Promise.all(subs.map((s) => s.stop(deadline)));
-    await Promise.all([...this.#remoteQueues.values()].map((q) => q.close().catch(() => undefined)));
+    await Promise.all([...this.#remoteQueues.values()].map((q) => bounded(q.close(), CLOSE_STEP_MS)));
     this.#remoteQueues.clear();
-    await this.#flow.close().catch(() => undefined);
+    await bounded(this.#flow.close(), CLOSE_STEP_MS);
   }
 
   /** Removes every subscription's queue and the subscription set. */

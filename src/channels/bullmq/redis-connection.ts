@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { InvalidOptionError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { bounded, CLOSE_STEP_MS } from './bounded.js';
 
 export interface RedisConnectionOptions {
   /** `redis://[user:pass@]host:port[/db]` or `rediss://` for TLS. */
@@ -79,6 +80,8 @@ export class RedisConnectionManager {
   #listeners = new Set<RedisConnectionListener>();
   #closed = false;
   #wasReady = false;
+  #up = false;
+  #warnedDown = false;
   #lastError: string | undefined;
 
   constructor(options: RedisConnectionOptions) {
@@ -95,18 +98,28 @@ export class RedisConnectionManager {
     const log = options.logger;
     // Without 'error' listeners ioredis prints every reconnect failure to stderr.
     this.publisher.on('error', (e: Error) => {
-      this.#lastError = e.message;
+      // Every reconnect attempt fails while Redis is down: say it once per outage.
+      if (!this.#up && !this.#warnedDown) log?.warn({ err: e, redis: this.target }, 'cannot connect to Redis; retrying');
+      if (!this.#up) this.#warnedDown = true;
+      // "Stream isn't writeable" is our own command refused while disconnected, not the cause.
+      if (!/enableOfflineQueue/.test(e.message)) this.#lastError = e.message;
       log?.debug({ err: e }, 'Redis publisher connection error');
     });
     this.worker.on('error', (e: Error) => log?.debug({ err: e }, 'Redis worker connection error'));
     this.publisher.on('ready', () => {
       if (this.#wasReady) log?.info('Redis reconnected');
       this.#wasReady = true;
+      this.#up = true;
+      this.#warnedDown = false;
       this.#lastError = undefined;
       this.#emit(true);
     });
+    // 'close' comes after every failed reconnect attempt too: only the loss of a ready connection counts.
     this.publisher.on('close', () => {
-      if (!this.#closed) log?.warn('Redis connection lost; reconnecting');
+      if (!this.#up) return;
+      this.#up = false;
+      this.#warnedDown = true;
+      if (!this.#closed) log?.warn({ redis: this.target }, 'Redis connection lost; reconnecting');
       this.#emit(false);
     });
   }
@@ -141,7 +154,9 @@ export class RedisConnectionManager {
     if (this.#closed) return;
     this.#closed = true;
     for (const c of [this.publisher, this.worker]) {
-      await c.quit().catch(() => c.disconnect());
+      // QUIT lets pending replies arrive; while Redis is down it would wait for it forever.
+      await bounded(c.quit(), CLOSE_STEP_MS);
+      c.disconnect();
     }
   }
 }

@@ -3,6 +3,7 @@ import type { SluiceEvent } from '../../events/types.js';
 import type { ChannelSubscription, DeliveryResult } from '../channel.js';
 import type { Logger } from '../../observability/logger.js';
 import type { RedisConnectionManager } from './redis-connection.js';
+import { bounded, CLOSE_STEP_MS } from './bounded.js';
 
 /** What a job carries: the attributes and the data as base64 (`null`: no data). */
 export interface EventJobData {
@@ -30,6 +31,8 @@ class RetryLater extends Error {
 }
 
 const HANDLER_THREW_RETRY_MS = 1000;
+/** Longest wait for a BullMQ worker to close; what it still held comes back after its lock expires. */
+const WORKER_CLOSE_TIMEOUT_MS = 5000;
 
 export interface RedisSubscriptionOptions {
   connection: RedisConnectionManager;
@@ -119,7 +122,7 @@ export class RedisSubscription {
    * not (those jobs come back to a worker once their lock expires).
    */
   async stop(deadline: number, options: { purge?: boolean } = {}): Promise<void> {
-    await this.#worker.pause(true).catch(() => undefined);
+    await bounded(this.#worker.pause(true), CLOSE_STEP_MS);
     if (this.inFlight > 0 && deadline > Date.now()) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, deadline - Date.now());
@@ -129,11 +132,15 @@ export class RedisSubscription {
         });
       });
     }
-    await this.#worker.close(this.inFlight > 0).catch(() => undefined);
+    // A graceful close waits for the worker's loop, which waits for Redis: while Redis is
+    // down that is forever (a broker stopped during an outage never exited). Force it then;
+    // and bound it anyway, should Redis go away during the close.
+    const force = this.inFlight > 0 || !this.#o.connection.isConnected();
+    await bounded(this.#worker.close(force), WORKER_CLOSE_TIMEOUT_MS);
     try {
       if (options.purge) await this.queue.obliterate({ force: true });
     } finally {
-      await this.queue.close().catch(() => undefined);
+      await bounded(this.queue.close(), CLOSE_STEP_MS);
     }
   }
 

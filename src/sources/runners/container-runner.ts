@@ -1,3 +1,4 @@
+import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { InvalidOptionError, NotReadyError } from '../../errors.js';
 import { ContainerSource, type ContainerSourceSpec } from '../container/index.js';
 import type { BindingSubject, BoundSinkBinding } from '../sinkbinding/index.js';
@@ -22,7 +23,7 @@ export const containerRunner: SourceRunner = {
     const { namespace, name } = ctx.resource.metadata;
     const own = ctx.resource.spec as unknown as ContainerSourceSpec;
     const binding = bindingOf(ctx);
-    const spec = binding ? { ...own, ceOverrides: binding.spec.ceOverrides ?? own.ceOverrides } : own;
+    const spec = withBaseDir(binding ? { ...own, ceOverrides: binding.spec.ceOverrides ?? own.ceOverrides } : own, ctx.baseDir);
     const sinkUrl = binding ? binding.sinkUrl : ctx.emitter.localSinkUri;
     const source = new ContainerSource({
       namespace,
@@ -56,6 +57,14 @@ export function containerSubject(ctx: Pick<SourceContext, 'resource'>): BindingS
     name: r.metadata.name,
     labels: { ...r.metadata.labels, ...spec.template.metadata?.labels },
   };
+}
+
+/** A relative workingDir is relative to the YAML file's folder, as for Services, so examples run from anywhere. */
+function withBaseDir(spec: ContainerSourceSpec, baseDir: string | undefined): ContainerSourceSpec {
+  const c = spec.template.spec.containers[0];
+  if (!c?.workingDir || isAbsolute(c.workingDir) || !baseDir) return spec;
+  const containers = [{ ...c, workingDir: resolvePath(baseDir, c.workingDir) }, ...spec.template.spec.containers.slice(1)];
+  return { ...spec, template: { ...spec.template, spec: { ...spec.template.spec, containers } } };
 }
 
 function bindingOf(ctx: Pick<SourceContext, 'resource' | 'sinkBindings'>): BoundSinkBinding | undefined {

@@ -24,6 +24,8 @@ export interface SourceContext {
   /** Kubernetes access given in code, used when there is no `kubeconfigPath`. */
   readonly kubeConfig: (() => KubeConfig) | undefined;
   readonly sinkBindings: SinkBindingIndex;
+  /** Folder of the YAML file the resource came from: relative paths (workingDir) resolve from it. */
+  readonly baseDir: string | undefined;
   /** A key of a v1 Secret in the resource's namespace; undefined when either is missing. */
   secret(name: string, key: string): Buffer | undefined;
 }
