@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { parseHttpEvents } from '../events/index.js';
 import type { SluiceEvent } from '../events/types.js';
@@ -38,7 +38,8 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
   const app = Fastify({
     // Typed as fastify's base logger so the app has the default FastifyInstance type.
     loggerInstance: options.logger.child({ component: 'ingress' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request logs would cost more than the event path itself.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.maxBodyBytes,
     // Keep-alive clients (load generators, SDK emitters) reuse connections.
     keepAliveTimeout: 65_000,
