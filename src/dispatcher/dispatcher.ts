@@ -31,6 +31,12 @@ export interface DispatcherOptions {
   observer?: DeliveryObserver;
   /** Spans and W3C headers for every attempt (default: ids propagated, nothing recorded). */
   tracing?: Tracing;
+  /**
+   * Extra headers for requests to Sluice's own ingress (undefined for any other URL): the
+   * server's internal-hop credential, so replies and chained deliveries pass ingress
+   * tokens. Never called for, and never sent to, other hosts.
+   */
+  internalHeaders?: (url: string) => Readonly<Record<string, string>> | undefined;
 }
 
 export const DEFAULT_DELIVERY_TIMEOUT_MS = 30_000;
@@ -66,6 +72,7 @@ export class Dispatcher {
   readonly #metrics: Metrics;
   readonly #observer: DeliveryObserver | undefined;
   readonly #tracing: Tracing;
+  readonly #internalHeaders: DispatcherOptions['internalHeaders'];
   readonly #defaultTimeoutMs: number;
   readonly #maxReplyBytes: number;
   readonly #agent: Agent;
@@ -89,6 +96,7 @@ export class Dispatcher {
     this.#metrics = options.metrics;
     this.#observer = observer;
     this.#tracing = options.tracing ?? TRACING_OFF;
+    this.#internalHeaders = options.internalHeaders;
     this.#agent = new Agent({ connections });
     // Every in-flight attempt and backoff wait listens on this one signal; hundreds at
     // once are normal, not the leak Node's listener warning is meant to catch.
@@ -120,7 +128,8 @@ export class Dispatcher {
     if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) throw new InvalidOptionError('maxBodyBytes must be a non-negative integer');
     const own = options.signal;
     const span = this.#tracing.startDelivery(event, { destination: 'sink', url, attempt: 1 });
-    if (!own) return postEvent(url, event, { agent: this.#agent, timeoutMs, signal: this.#inFlight, maxBodyBytes, headers: options.headers, span });
+    const headers = this.#headersFor(url, options.headers);
+    if (!own) return postEvent(url, event, { agent: this.#agent, timeoutMs, signal: this.#inFlight, maxBodyBytes, headers, span });
     // The caller's signal and close() both abort the request (linked by hand, see postEvent).
     const both = new AbortController();
     const stop = (s: AbortSignal) => () => both.abort(s.reason);
@@ -130,7 +139,7 @@ export class Dispatcher {
     own.addEventListener('abort', onOwn, { once: true });
     this.#closing.signal.addEventListener('abort', onClose, { once: true });
     try {
-      return await postEvent(url, event, { agent: this.#agent, timeoutMs, signal: both.signal, maxBodyBytes, headers: options.headers, span });
+      return await postEvent(url, event, { agent: this.#agent, timeoutMs, signal: both.signal, maxBodyBytes, headers, span });
     } finally {
       own.removeEventListener('abort', onOwn);
       this.#closing.signal.removeEventListener('abort', onClose);
@@ -216,7 +225,7 @@ export class Dispatcher {
         signal: this.#inFlight,
         // Only a 200 can carry a reply; of any other body, knativeerrordata keeps 1 KiB.
         maxBodyBytes: (status) => (status === 200 ? this.#maxReplyBytes : status >= 300 ? MAX_ERROR_DATA_BYTES : 0),
-        headers: PREFER_REPLY,
+        headers: this.#headersFor(url, PREFER_REPLY),
         span: this.#tracing.startDelivery(event, this.#traceInfo(b, url, attempt)),
       });
     } finally {
@@ -230,6 +239,12 @@ export class Dispatcher {
     }
     this.#recordAttempt(b, event, attempt, r);
     return r;
+  }
+
+  /** `base` plus the internal-hop headers when `url` is Sluice's own ingress. */
+  #headersFor(url: string, base: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> | undefined {
+    const internal = this.#internalHeaders?.(url);
+    return internal ? { ...base, ...internal } : base;
   }
 
   #traceInfo(b: Bound, url: string, attempt: number) {
@@ -391,7 +406,7 @@ export class Dispatcher {
         resource: t?.resource,
         subscription: t?.subscription,
       });
-      last = await postEvent(url, event, { agent: this.#agent, timeoutMs, signal: this.#inFlight, maxBodyBytes: MAX_ERROR_DATA_BYTES, span });
+      last = await postEvent(url, event, { agent: this.#agent, timeoutMs, signal: this.#inFlight, maxBodyBytes: MAX_ERROR_DATA_BYTES, headers: this.#headersFor(url, undefined), span });
       if (last.ok || !isRetryableStatus(last.statusCode) || retry >= policy.retry || this.closed) return last;
     }
   }

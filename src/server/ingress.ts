@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import { parseHttpEvents } from '../events/index.js';
 import type { SluiceEvent } from '../events/types.js';
+import { isInternalHop } from './ingress-auth.js';
 import { MethodNotAllowedError, NotFoundError, NotReadyError, PayloadTooLargeError, UnauthorizedError, UnavailableError, httpStatusOf } from '../errors.js';
 import { responseCodeClass, type Metrics } from '../observability/metrics.js';
 import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
@@ -67,7 +68,7 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
     }
     if (!target) return sendError(reply, new NotFoundError(`${what} not found`));
     // Per-address bearer token (annotation sluice.dev/ingress-token-secret), before anything else is said about the target.
-    const denied = targets.authorize?.(target, req.headers);
+    const denied = targets.authorize && !isInternalHop(req.headers, targets.internalToken) ? targets.authorize(target, req.headers) : undefined;
     if (denied) {
       reply.header('WWW-Authenticate', 'Bearer');
       return sendError(reply, new UnauthorizedError(`${what}: ${denied}`));

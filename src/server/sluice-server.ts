@@ -10,6 +10,7 @@ import type { ChannelTemplate } from '../resources/types.js';
 import { SluiceRuntime } from '../runtime/runtime.js';
 import { createAdminApp } from './admin.js';
 import { createIngressApp } from './ingress.js';
+import { INTERNAL_HOP_HEADER } from './ingress-auth.js';
 import { IngressTargets } from './targets.js';
 import { InvalidOptionError, NotFoundError } from '../errors.js';
 import { EventDisplayReconciler } from '../display/index.js';
@@ -121,6 +122,7 @@ export class SluiceServer {
       metrics: this.metrics,
       tracing: this.tracing,
       observer: this.inspector,
+      internalHeaders: (url) => (this.#isOwnAddress(url) ? { [INTERNAL_HOP_HEADER]: this.targets.internalToken } : undefined),
       ...(options.deliveryTimeoutMs ? { defaultTimeoutMs: options.deliveryTimeoutMs } : {}),
     });
     const port = options.port ?? 8080;
@@ -207,6 +209,12 @@ export class SluiceServer {
     this.adminUrl = await this.admin.listen({ port: o.adminPort ?? 9090, host: o.adminHost ?? '127.0.0.1' });
     const aaddr = this.admin.server.address();
     if (typeof aaddr === 'object' && aaddr) this.adminUrl = `http://${hostForUrl(o.adminHost ?? '127.0.0.1')}:${aaddr.port}`;
+  }
+
+  /** True for URLs under this server's public URL or its bound ingress address. */
+  #isOwnAddress(url: string): boolean {
+    const own = (base: string) => base !== '' && (url === base || url.startsWith(base.endsWith('/') ? base : base + '/'));
+    return own(this.runtime?.options.publicUrl ?? '') || own(this.ingressUrl);
   }
 
   get draining(): boolean {
