@@ -128,7 +128,8 @@ async function start(flags: StartFlags): Promise<number> {
   for (const r of server.runtime.listResources()) {
     const st = r.status as { address?: { url?: string }; conditions?: Array<{ status: string; reason?: string; message?: string }> };
     const ready = st.conditions?.[0];
-    if (st.address?.url) logger.info(`${r.kind} ${r.metadata.namespace}/${r.metadata.name}: send events with POST ${st.address.url}`);
+    // A durable channel whose server is unreachable has an address but answers 503: say why instead.
+    if (st.address?.url && (!ready || ready.status === 'True')) logger.info(`${r.kind} ${r.metadata.namespace}/${r.metadata.name}: send events with POST ${st.address.url}`);
     else if (ready && ready.status !== 'True') logger.warn(`${r.kind} ${r.metadata.namespace}/${r.metadata.name} is not ready: ${ready.reason}${ready.message ? ': ' + ready.message : ''}`);
   }
 
