@@ -18,6 +18,7 @@ export interface BackendFlags {
   redisUrl?: string;
   redisPassword?: string;
   redisPrefix?: string;
+  redisRequireAof?: boolean;
   defaultChannel?: string;
 }
 
@@ -48,6 +49,11 @@ export function addBackendFlags(command: Command): void {
   flag('--redis-url <url>', 'Redis server of RedisChannels (redis:// or rediss:// for TLS); dialled only when such a channel exists', 'SLUICE_REDIS_URL', DEFAULT_REDIS_URL);
   flag('--redis-password <password>', 'Redis password (instead of putting it in --redis-url)', 'SLUICE_REDIS_PASSWORD');
   flag('--redis-prefix <prefix>', 'prefix of every Redis key Sluice writes', 'SLUICE_REDIS_PREFIX', 'sluice');
+  // Boolean: commander would turn it on for any value of its variable, even "false", so
+  // SLUICE_REDIS_REQUIRE_AOF is read in redisOptions instead.
+  command.addOption(
+    new Option('--redis-require-aof', 'refuse events (RedisChannels not Ready, ingress 503) unless Redis runs with appendonly yes; by default only a warning is logged (env SLUICE_REDIS_REQUIRE_AOF=true|1|yes)'),
+  );
   flag('--default-channel <kind>', `what a Channel without spec.channelTemplate becomes: ${Object.keys(DEFAULT_CHANNEL_TEMPLATES).join(', ')}`, 'SLUICE_DEFAULT_CHANNEL', 'InMemoryChannel');
 }
 
@@ -102,6 +108,7 @@ function redisOptions(flags: BackendFlags): RedisBackendOptions {
   const o: RedisBackendOptions = { url: flags.redisUrl ?? DEFAULT_REDIS_URL };
   if (flags.redisPassword) o.password = flags.redisPassword;
   if (flags.redisPrefix) o.prefix = flags.redisPrefix;
+  if (flags.redisRequireAof === true || /^(1|true|yes|on)$/i.test(process.env.SLUICE_REDIS_REQUIRE_AOF ?? '')) o.requireAof = true;
   try {
     redisClientOptions(o);
   } catch (err) {

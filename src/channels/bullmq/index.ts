@@ -9,6 +9,7 @@ export { RedisChannel, type RedisChannelOptions } from './redis-channel.js';
 export { RedisConnectionManager, redisClientOptions, type RedisConnectionOptions, type RedisConnectionListener } from './redis-connection.js';
 export { redisChannelKind, redisChannelSpecSchema, parseRedisChannelSpec, REDIS_CHANNEL_KIND, type RedisChannelSpec } from './redis-channel-spec.js';
 export { queueNameFor, subscriptionsKeyFor } from './redis-names.js';
+export { assessPersistence, checkRedisPersistence, type PersistenceAssessment, type RedisPersistence } from './redis-durability.js';
 
 /**
  * Factory for kind RedisChannel. Every channel shares `connection`; the spec is

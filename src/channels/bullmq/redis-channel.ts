@@ -95,17 +95,26 @@ export class RedisChannel implements Channel {
   }
 
   ready(): boolean {
-    if (this.#closed || !this.#conn.isConnected()) return false;
+    if (this.#closed || !this.#conn.acceptsEvents()) return false;
     for (const s of this.#subs.values()) if (!s.registered) return false;
     return true;
   }
 
   notReadyReason(): string | undefined {
     if (this.#closed) return 'channel is shutting down';
-    const down = this.#conn.notConnectedReason();
+    const down = this.#conn.notAcceptingReason();
     if (down) return down;
     for (const s of this.#subs.values()) if (!s.registered) return `subscription ${s.spec.id} is not registered in Redis yet`;
     return undefined;
+  }
+
+  /**
+   * While Ready: a warning about Redis's persistence (no AOF, fsync off, or unknown), for a
+   * Ready condition's message; undefined when Redis persists what it acknowledged.
+   */
+  durabilityWarning(): string | undefined {
+    const p = this.#conn.persistence();
+    return p?.level === 'warn' && p.refusal === undefined ? p.message : undefined;
   }
 
   async publish(event: SluiceEvent): Promise<void> {
@@ -119,7 +128,8 @@ export class RedisChannel implements Channel {
 
   async #publish(events: readonly SluiceEvent[]): Promise<void> {
     if (this.#closed) throw new UnavailableError('channel is shutting down');
-    if (!this.#conn.isConnected()) throw this.#refused(new UnavailableError(this.#conn.notConnectedReason() ?? 'Redis is unreachable'), 'unavailable');
+    // Down, or (with requireAof) up without AOF: 503 rather than an accept a Redis crash could undo.
+    if (!this.#conn.acceptsEvents()) throw this.#refused(new UnavailableError(this.#conn.notAcceptingReason() ?? 'Redis is unreachable'), 'unavailable');
     for (const s of this.#subs.values()) {
       if (!s.registered) throw this.#refused(new UnavailableError(`subscription ${s.spec.id} is not registered in Redis yet`), 'unavailable');
     }

@@ -2,6 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { InvalidOptionError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { bounded, CLOSE_STEP_MS } from './bounded.js';
+import { assessPersistence, checkRedisPersistence, type PersistenceAssessment } from './redis-durability.js';
 
 export interface RedisConnectionOptions {
   /** `redis://[user:pass@]host:port[/db]` or `rediss://` for TLS. */
@@ -17,6 +18,12 @@ export interface RedisConnectionOptions {
   prefix?: string;
   /** Longest wait for Redis on a publish before answering 503 (ms, default 3000). */
   commandTimeoutMs?: number;
+  /**
+   * Refuse events (channels not Ready, publishes 503) unless Redis runs with AOF
+   * (`appendonly yes`) or while that cannot be checked. Default false: only a warning,
+   * since without AOF a Redis crash loses events already answered 202.
+   */
+  requireAof?: boolean;
   logger?: Logger;
 }
 
@@ -59,6 +66,9 @@ export function redisClientOptions(options: RedisConnectionOptions): RedisOption
   return base;
 }
 
+/** With requireAof, how often a refusing connection checks Redis's persistence again. */
+const PERSISTENCE_RECHECK_MS = 10_000;
+
 export type RedisConnectionListener = (connected: boolean) => void;
 
 /**
@@ -83,6 +93,13 @@ export class RedisConnectionManager {
   #up = false;
   #warnedDown = false;
   #lastError: string | undefined;
+  readonly #requireAof: boolean;
+  readonly #log: Logger | undefined;
+  /** Redis's persistence as last checked on this connection; undefined until the first check after each (re)connect ends. */
+  #persistence: PersistenceAssessment | undefined;
+  #persistenceLogged: string | undefined;
+  #checkGeneration = 0;
+  #checkTimer: NodeJS.Timeout | undefined;
 
   constructor(options: RedisConnectionOptions) {
     const commandTimeoutMs = options.commandTimeoutMs ?? 3000;
@@ -92,10 +109,12 @@ export class RedisConnectionManager {
     const base = redisClientOptions(options);
     this.prefix = options.prefix ?? 'sluice';
     this.commandTimeoutMs = commandTimeoutMs;
+    this.#requireAof = options.requireAof === true;
     this.target = describeTarget(base);
     this.publisher = new Redis({ ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs, connectionName: 'sluice-publisher' });
     this.worker = new Redis({ ...base, maxRetriesPerRequest: null, connectionName: 'sluice-worker' });
     const log = options.logger;
+    this.#log = log;
     // Without 'error' listeners ioredis prints every reconnect failure to stderr.
     this.publisher.on('error', (e: Error) => {
       // Every reconnect attempt fails while Redis is down: say it once per outage.
@@ -112,6 +131,8 @@ export class RedisConnectionManager {
       this.#up = true;
       this.#warnedDown = false;
       this.#lastError = undefined;
+      // Checked on every connect: the Redis behind the address may have been restarted with other settings.
+      void this.#checkPersistence();
       this.#emit(true);
     });
     // 'close' comes after every failed reconnect attempt too: only the loss of a ready connection counts.
@@ -119,6 +140,9 @@ export class RedisConnectionManager {
       if (!this.#up) return;
       this.#up = false;
       this.#warnedDown = true;
+      this.#persistence = undefined;
+      this.#checkGeneration++;
+      clearTimeout(this.#checkTimer);
       if (!this.#closed) log?.warn({ redis: this.target }, 'Redis connection lost; reconnecting');
       this.#emit(false);
     });
@@ -133,6 +157,53 @@ export class RedisConnectionManager {
     if (this.#closed) return 'the Redis connection is closed';
     if (this.isConnected()) return undefined;
     return `Redis at ${this.target} is unreachable${this.#lastError ? ` (${this.#lastError})` : ''}`;
+  }
+
+  /**
+   * Whether channels may take events: connected and, with requireAof, Redis known to run
+   * with AOF. Without requireAof this is isConnected().
+   */
+  acceptsEvents(): boolean {
+    return this.isConnected() && this.#persistenceRefusal() === undefined;
+  }
+
+  /** Why channels refuse events (Redis down, or requireAof and no AOF), for readiness and 503s; undefined when they take them. */
+  notAcceptingReason(): string | undefined {
+    return this.notConnectedReason() ?? this.#persistenceRefusal();
+  }
+
+  /** Redis's persistence as last checked (level, message, refusal), for status and tests; undefined while unchecked. */
+  persistence(): PersistenceAssessment | undefined {
+    return this.#persistence;
+  }
+
+  #persistenceRefusal(): string | undefined {
+    if (!this.#requireAof) return undefined;
+    if (!this.#persistence) return `checking that Redis at ${this.target} runs with AOF (--redis-require-aof)`;
+    return this.#persistence.refusal;
+  }
+
+  async #checkPersistence(): Promise<void> {
+    clearTimeout(this.#checkTimer);
+    const generation = ++this.#checkGeneration;
+    const result = await checkRedisPersistence(this.publisher);
+    if (generation !== this.#checkGeneration || this.#closed) return;
+    const assessment = assessPersistence(result, this.target, this.#requireAof);
+    this.#persistence = assessment;
+    // Once per connection, and again only when what Redis says changes (a restart with other settings).
+    if (assessment.message !== this.#persistenceLogged) {
+      this.#persistenceLogged = assessment.message;
+      const fields = { redis: this.target, requireAof: this.#requireAof, ...(result.checked ? { appendonly: result.appendonly, appendfsync: result.appendfsync } : { checkError: result.error }) };
+      if (assessment.level === 'warn') this.#log?.warn(fields, assessment.message);
+      else this.#log?.info(fields, assessment.message);
+    }
+    // A timeout is worth another try soon; while refusing, look again now and then, so that
+    // `CONFIG SET appendonly yes` on a running Redis lets events in without a restart.
+    const retryMs = !result.checked && result.transient ? 2000 : assessment.refusal ? PERSISTENCE_RECHECK_MS : undefined;
+    if (retryMs !== undefined && this.isConnected()) {
+      this.#checkTimer = setTimeout(() => void this.#checkPersistence(), retryMs);
+      this.#checkTimer.unref();
+    }
   }
 
   onChange(listener: RedisConnectionListener): () => void {
@@ -153,6 +224,7 @@ export class RedisConnectionManager {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#checkTimer);
     for (const c of [this.publisher, this.worker]) {
       // QUIT lets pending replies arrive; while Redis is down it would wait for it forever.
       await bounded(c.quit(), CLOSE_STEP_MS);
