@@ -229,6 +229,33 @@ describe('GitHubSource webhook receiver', () => {
     assert.equal(sink.requests.length, before);
   });
 
+  test('the signature covers the raw bytes: a body with 0xFF does not verify with the signature of its U+FFFD text', async () => {
+    const before = sink.requests.length;
+    const json = JSON.stringify({ ...EXAMPLES.find((g) => g.name === 'issues')!.examples[0], zen: 'MARK' });
+    const [head, tail] = json.split('MARK') as [string, string];
+    const raw = Buffer.concat([Buffer.from(head), Buffer.from([0xff]), Buffer.from(tail)]);
+    const lossy = raw.toString('utf8');
+    assert.ok(lossy.includes('\uFFFD') && !Buffer.from(lossy).equals(raw));
+    // Signed over the decoded text (what a string-based check would verify against): refused.
+    const forged = await deliveryHeaders({ event: 'issues', body: lossy, secret: SECRET });
+    const res = await request(srv.url, { method: 'POST', headers: forged, body: raw });
+    const refused = (await res.body.json()) as Record<string, unknown>;
+    assert.equal(res.statusCode, 401, JSON.stringify(refused));
+    assert.equal(refused.reason, 'SLUICE_ERR_WEBHOOK_SIGNATURE');
+    // The same bytes signed over the bytes: accepted, and the data reaches the sink unchanged.
+    const ok = await deliver(srv.url, { event: 'issues', body: raw, secret: SECRET });
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    await sink.waitFor(before + 1);
+    assert.ok(sink.requests[before]!.body.equals(raw));
+    // Malformed signature headers fail without comparing anything.
+    for (const sig of ['sha256=' + 'g'.repeat(64), 'sha256=' + 'a'.repeat(63), 'sha256=' + 'a'.repeat(66), 'SHA256', 'sha1=' + 'a'.repeat(40)]) {
+      const r = await deliver(srv.url, { event: 'issues', body: raw, headers: { 'x-hub-signature-256': sig } });
+      assert.equal(r.status, 401, sig);
+      assert.match(String(r.body.error), /X-Hub-Signature-256/);
+    }
+    assert.equal(sink.requests.length, before + 1);
+  });
+
   test('a signed body that is not JSON, or no event/delivery header, is 400', async () => {
     const before = sink.requests.length;
     let r = await deliver(srv.url, { event: 'push', body: 'this is not json', secret: SECRET });

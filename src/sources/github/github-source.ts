@@ -72,6 +72,13 @@ type WebhookState = { status: Condition['status']; reason: string; message?: str
  * Knative's adapter would send, and answers 202 only once the sink took it, so that a
  * failed delivery shows as failed in GitHub and can be redelivered. With an accessToken
  * it also registers (and on `deregister()` removes) the webhook through GitHub's API.
+ *
+ * The signature (`X-Hub-Signature-256`) covers the body's raw bytes only: GitHub signs
+ * no header, `X-GitHub-Delivery` included. Dropping redeliveries by delivery id is
+ * therefore only deduplication of GitHub's own retries, not replay protection: anyone
+ * holding one signed delivery can resend its body under a fresh delivery id, and it
+ * verifies. Replay protection would need a nonce or timestamp inside the payload, which
+ * GitHub does not provide.
  */
 export class GitHubSource implements WebhookSource {
   readonly namespace: string;

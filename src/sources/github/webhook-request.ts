@@ -1,4 +1,4 @@
-import { verify } from '@octokit/webhooks-methods';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidEventError, WebhookSignatureError } from '../../errors.js';
 import type { WebhookRequest } from '../source.js';
 
@@ -16,9 +16,16 @@ export function header(req: WebhookRequest, lowerName: string): string | undefin
   return t ? t : undefined;
 }
 
+// `sha256=` and 64 hex digits (the HMAC-SHA256 digest is 32 bytes).
+const SIGNATURE = /^sha256=([0-9a-fA-F]{64})$/;
+
 /**
  * Checks `X-Hub-Signature-256` (`sha256=` + HMAC-SHA256 hex of the raw body) in
- * constant time. Throws WebhookSignatureError when it is missing or does not match.
+ * constant time. Throws WebhookSignatureError when it is missing, malformed or does not match.
+ *
+ * The HMAC is computed over the body's bytes exactly as received, never over a decoded
+ * string: decoding would turn invalid UTF-8 (e.g. a 0xFF byte) into U+FFFD, so two
+ * different bodies would share one valid signature.
  */
 export async function verifySignature(req: WebhookRequest, secret: string): Promise<void> {
   const signature = header(req, SIGNATURE_HEADER);
@@ -26,9 +33,12 @@ export async function verifySignature(req: WebhookRequest, secret: string): Prom
     const legacy = header(req, 'x-hub-signature') ? ' (only the SHA-1 X-Hub-Signature was sent, which Sluice does not accept)' : '';
     throw new WebhookSignatureError(`the request has no X-Hub-Signature-256 header${legacy}`);
   }
-  // GitHub computes the HMAC over the bytes it sent; webhooks-methods takes them as a
-  // string. A body that is not UTF-8 cannot be a GitHub payload and fails the check.
-  const ok = req.body.length > 0 && (await verify(secret, req.body.toString('utf8'), signature));
+  const m = SIGNATURE.exec(signature);
+  if (!m) throw new WebhookSignatureError('X-Hub-Signature-256 is malformed: expected "sha256=" and 64 hex digits');
+  const expected = createHmac('sha256', secret).update(req.body).digest();
+  const given = Buffer.from(m[1]!, 'hex');
+  // Both are 32 bytes (the pattern guarantees it), as timingSafeEqual requires.
+  const ok = req.body.length > 0 && given.length === expected.length && timingSafeEqual(given, expected);
   if (!ok) throw new WebhookSignatureError('X-Hub-Signature-256 does not match the body and the GitHubSource secretToken');
 }
 
