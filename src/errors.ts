@@ -38,10 +38,16 @@ export class PayloadTooLargeError extends SluiceError {
   override readonly statusCode = 413;
 }
 
-/** A bounded buffer is full: the client should retry later (429). */
+/** A bounded buffer is full: the client should retry later (429, with `Retry-After`). */
 export class ChannelFullError extends SluiceError {
   readonly code = 'SLUICE_ERR_CHANNEL_FULL';
   override readonly statusCode = 429;
+  /** Seconds a client should wait before trying again (the `Retry-After` header). */
+  readonly retryAfterSeconds: number;
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? 1;
+  }
 }
 
 /** Sluice cannot take the event right now (shutting down, backend unreachable): 503. */
@@ -221,6 +227,22 @@ export class UnauthorizedError extends SluiceError {
   override readonly statusCode = 401;
 }
 
+/**
+ * An admin request from somewhere the admin API does not serve: a foreign `Origin` or
+ * `Sec-Fetch-Site` (another web page), or a `Host` that is not this admin port's own
+ * name (DNS rebinding). Nothing was read or changed (403).
+ */
+export class ForbiddenOriginError extends SluiceError {
+  readonly code = 'SLUICE_ERR_FORBIDDEN_ORIGIN';
+  override readonly statusCode = 403;
+}
+
+/** An admin write whose body is not YAML or JSON (`Content-Type`); nothing was applied (415). */
+export class UnsupportedMediaTypeError extends SluiceError {
+  readonly code = 'SLUICE_ERR_UNSUPPORTED_MEDIA_TYPE';
+  override readonly statusCode = 415;
+}
+
 /** Resource documents sent to the admin API failed validation; nothing was applied (400). */
 export class ApplyRejectedError extends SluiceError {
   readonly code = 'SLUICE_ERR_INVALID_RESOURCE';
@@ -236,6 +258,24 @@ export class ApplyRejectedError extends SluiceError {
 export class DataDirError extends SluiceError {
   readonly code = 'SLUICE_ERR_DATA_DIR';
   override readonly statusCode = 500;
+}
+
+/** A client did not send its request's headers, or the whole request, within the ingress timeouts (408). */
+export class RequestTimeoutError extends SluiceError {
+  readonly code = 'SLUICE_ERR_REQUEST_TIMEOUT';
+  override readonly statusCode = 408;
+}
+
+/** The request headers are larger than node's limit (`--max-http-header-size`, 16 KiB by default) (431). */
+export class HeadersTooLargeError extends SluiceError {
+  readonly code = 'SLUICE_ERR_HEADERS_TOO_LARGE';
+  override readonly statusCode = 431;
+}
+
+/** Bytes that do not parse as an HTTP request (400). */
+export class MalformedRequestError extends SluiceError {
+  readonly code = 'SLUICE_ERR_BAD_REQUEST';
+  override readonly statusCode = 400;
 }
 
 /** The CLI could not reach the admin API, or the admin API refused a request. */

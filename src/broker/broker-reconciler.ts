@@ -70,6 +70,12 @@ export class BrokerReconciler implements Reconciler {
     return brokerUrl(this.#localIngressUrl() ?? runtime.options.publicUrl, broker.namespace, broker.name);
   }
 
+  /** The base URLs at which this process's brokers are reached (public and local ingress), for the loop check. */
+  ownBaseUrls(runtime: SluiceRuntime): string[] {
+    const local = this.#localIngressUrl();
+    return local ? [runtime.options.publicUrl, local] : [runtime.options.publicUrl];
+  }
+
   /** True once a channel was closed by a broker deletion or replacement: nothing more to unsubscribe from. */
   isRetired(channel: Channel): boolean {
     return this.#retired.has(channel);

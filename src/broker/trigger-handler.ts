@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { DeliveryHandler, DeliveryResult } from '../channels/channel.js';
+import type { ChannelSubscription, DeliveryHandler, DeliveryResult } from '../channels/channel.js';
+import type { DeliveryTarget, Dispatcher } from '../dispatcher/index.js';
 import type { SluiceEvent } from '../events/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import { TTL_ATTRIBUTE, deliveryView, replyWithTtl } from './broker-ttl.js';
@@ -17,6 +18,26 @@ export function triggerHandler(filter: CompiledFilter, deliver: DeliveryHandler)
     const event = deliveryView(stored);
     if (!filter(event.attributes)) return SKIPPED;
     return deliver(event, context);
+  };
+}
+
+/**
+ * A Trigger's part of its subscription on the broker's channel: the handler, the filter
+ * as a pre-filter (an in-memory channel then queues only matching events for it, so a
+ * stuck Trigger's backlog holds nothing it would skip) and what happens to events shed
+ * for it (the dispatcher dead-letters them as Knative's filter would deliver them).
+ */
+export function triggerDelivery(
+  filter: CompiledFilter,
+  dispatcher: Pick<Dispatcher, 'handlerFor' | 'shedHandlerFor'>,
+  target: DeliveryTarget,
+): Pick<ChannelSubscription, 'handler' | 'accepts' | 'onShed'> {
+  const deliver = dispatcher.handlerFor(target);
+  const shed = dispatcher.shedHandlerFor(deliver);
+  return {
+    handler: triggerHandler(filter, deliver),
+    accepts: (stored) => filter(deliveryView(stored).attributes),
+    onShed: (stored, reason) => shed(deliveryView(stored), reason),
   };
 }
 

@@ -3,6 +3,7 @@ import type { Channel, ChannelSubscription } from '../channels/channel.js';
 import type { DeliveryTarget } from '../dispatcher/index.js';
 import type { Resource, ResourceStatus } from '../resources/types.js';
 import { DestinationError, type ResolvedDestination } from '../runtime/addressing.js';
+import { loopAllowed, loopMessage, LoopReporter, triggerSelfLoop } from '../runtime/loop-guard.js';
 import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
 import { IngressTargets } from '../server/targets.js';
@@ -10,7 +11,7 @@ import { resolveDeliveryPolicy, type DeliveryPolicy } from '../subscriptions/ind
 import type { BrokerInstance, BrokerReconciler } from './broker-reconciler.js';
 import { BROKER_KIND, TRIGGER_KIND, type TriggerSpec } from './broker-kinds.js';
 import { compileTriggerFilter, FilterError, type CompiledFilter } from './filters/index.js';
-import { triggerHandler, triggerReplyPreparer } from './trigger-handler.js';
+import { triggerDelivery, triggerReplyPreparer } from './trigger-handler.js';
 
 interface TriggerInstance {
   readonly brokerKey: string;
@@ -42,6 +43,7 @@ export class TriggerReconciler implements Reconciler {
   readonly #brokers: BrokerReconciler;
   #instances = new Map<string, TriggerInstance>();
   #log: Logger | undefined;
+  #loops = new LoopReporter(() => this.#log!);
 
   constructor(brokers: BrokerReconciler) {
     this.#brokers = brokers;
@@ -84,6 +86,7 @@ export class TriggerReconciler implements Reconciler {
         runtime.setStatus(resource, readyStatus(false, err.reason, err.message));
       }
     }
+    this.#loops.sweep();
     for (const [key, inst] of this.#instances) {
       if (desired.has(key)) continue;
       this.#instances.delete(key);
@@ -109,6 +112,10 @@ export class TriggerReconciler implements Reconciler {
       }
     }
     const subscriber = resolve(runtime, r.spec.subscriber, ns, 'spec.subscriber', 'SubscriberResolveFailed');
+    // Only the subscriber can loop: replies go back to the broker by design, guarded by its TTL.
+    const loop = triggerSelfLoop(subscriber.url, ns, r.spec.broker, this.#brokers.ownBaseUrls(runtime));
+    this.#loops.report(TRIGGER_KIND, key, loop, loopAllowed(r.metadata));
+    if (loop && !loopAllowed(r.metadata)) throw new TriggerNotReady(loop.reason, loopMessage(loop, TRIGGER_KIND));
     const delivery = r.spec.delivery ?? broker.delivery;
     const dlsWhere = r.spec.delivery ? 'spec.delivery.deadLetterSink' : `Broker ${broker.name} spec.delivery.deadLetterSink`;
     const dls = delivery.deadLetterSink ? resolve(runtime, delivery.deadLetterSink, ns, dlsWhere, 'DeadLetterSinkResolveFailed') : undefined;
@@ -138,7 +145,7 @@ export class TriggerReconciler implements Reconciler {
           id: key,
           maxInFlight: runtime.options.maxInFlightPerSubscription,
           maxAttempts: policy.retry + 1,
-          handler: triggerHandler(filter, runtime.options.dispatcher.handlerFor(target)),
+          ...triggerDelivery(filter, runtime.options.dispatcher, target),
         };
         await broker.channel.subscribe(sub);
       } catch (err) {

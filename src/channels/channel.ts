@@ -33,6 +33,8 @@ export interface Channel {
    * the 503 body), e.g. `NATS at nats://10.0.0.5:4222 is unreachable`; undefined when ready.
    */
   notReadyReason?(): string | undefined;
+  /** What a Ready channel's operator should still know about its durability (e.g. Redis without AOF); undefined when nothing. */
+  durabilityWarning?(): string | undefined;
   stats(): ChannelStats;
   /**
    * Stops accepting, then waits until every accepted event is finished or `deadline`
@@ -51,7 +53,24 @@ export interface ChannelSubscription {
   /** Delivery attempts after which the dispatcher gives up (retry + 1); backends may use it. */
   readonly maxAttempts: number;
   readonly handler: DeliveryHandler;
+  /**
+   * A cheap pre-filter (a Trigger's filter): an event it refuses is never queued for this
+   * subscription, so it costs that subscription no memory. Backends may ignore it; the
+   * handler still checks.
+   */
+  readonly accepts?: ((event: SluiceEvent) => boolean) | undefined;
+  /**
+   * Told of every event the channel gives up on for this subscription without a final
+   * outcome from the handler, so the loss is dead-lettered, or logged and counted:
+   * `overflow` when the subscription fell so far behind that the channel shed its
+   * oldest waiting events to keep taking new ones for the others; `shutdown` when the
+   * event was still held at the close deadline. Must not throw.
+   */
+  readonly onShed?: ((event: SluiceEvent, reason: ShedReason) => void) | undefined;
 }
+
+/** Why a channel gave an event up for one subscription (see ChannelSubscription.onShed). */
+export type ShedReason = 'overflow' | 'shutdown';
 
 export interface DeliveryContext {
   /** 1-based attempt number for this event and subscription. */
@@ -77,6 +96,10 @@ export interface ChannelStats {
   /** Events held by the channel (the buffer depth). */
   readonly depth: number;
   readonly capacity: number;
+  /** Bytes held (in-memory channels; an estimate of what the events cost in memory). */
+  readonly bytes?: number;
+  /** Bytes held before publish answers 429 (in-memory channels). */
+  readonly capacityBytes?: number;
   readonly subscriptions: Readonly<Record<string, SubscriptionStats>>;
 }
 

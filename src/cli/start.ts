@@ -16,11 +16,19 @@ interface StartFlags extends BackendFlags {
   adminPort: string;
   host: string;
   adminHost: string;
+  adminAllowedHosts: string[];
   dataDir: string;
   logLevel: string;
   maxBody: string;
+  headerTimeout: string;
+  requestTimeout: string;
+  idleTimeout: string;
+  keepAliveTimeout: string;
+  maxConnections?: string;
   drainTimeout: string;
   channelCapacity: string;
+  channelCapacityBytes: string;
+  maxBufferedBytes?: string;
   publicUrl?: string;
   kubeconfig?: string;
   strict?: boolean;
@@ -44,12 +52,20 @@ export function registerStart(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent', 'info')
     .option('--log-format <format>', 'json or pretty (default: pretty on a terminal, json otherwise)')
     .option('--max-body <size>', 'largest request body accepted; 413 beyond (e.g. 1MiB)', '1MiB')
+    .option('--header-timeout <duration>', 'ingress: time a client has to send a request\'s headers; 408 and closed beyond (0: none)', '10s')
+    .option('--request-timeout <duration>', 'ingress: time a client has to send a whole request, headers and body; 408 and closed beyond (0: none)', '30s')
+    .option('--idle-timeout <duration>', 'ingress: close a connection with no bytes moving for this long (service routes exempt; 0: none)', '60s')
+    .option('--keep-alive-timeout <duration>', 'ingress: how long an idle keep-alive connection stays open between requests', '65s')
+    .option('--max-connections <n>', 'ingress: open connections at most; new ones beyond are closed at once (default 10000, or half the open-file limit when lower)')
     .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long to keep delivering accepted events', '30s')
     .option('--channel-capacity <n>', 'events an InMemoryChannel holds before answering 429', '10000')
+    .option('--channel-capacity-bytes <size>', 'bytes an InMemoryChannel holds before answering 429 (spec.capacityBytes overrides it)', '64MiB')
+    .option('--max-buffered-bytes <size>', 'bytes all in-memory channels together hold before ingress answers 429 (default: a quarter of the V8 heap limit)')
     .option('--kubeconfig <file>', 'Kubernetes config for ApiServerSources and Deployment sinks (default: KUBECONFIG, else in-cluster)')
     .option('--strict', 'exit when any resource document is invalid instead of serving the valid ones')
     .option('--no-watch', 'do not re-apply the -f files and folders when they change')
     .option('--otlp-endpoint <url>', 'OTLP/HTTP collector to export trace spans to, e.g. http://otel-collector:4318 (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; none: no spans)')
+    .option('--admin-allowed-hosts <names>', 'more names (comma-separated, repeatable) the admin port answers as Host besides loopback and --admin-host, e.g. a Service name; other Hosts get 403 (DNS rebinding)', collectList, [])
     .addOption(new Option('--admin-token <token>', 'bearer token the admin API (/api/...) requires; /healthz, /readyz and /metrics stay open').env('SLUICE_ADMIN_TOKEN'))
     .action(async (flags: StartFlags, cmd: Command) => {
       // An empty SLUICE_ADMIN_TOKEN means "unset"; an empty --admin-token is a mistake.
@@ -66,8 +82,24 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
+function positiveSize(text: string, flag: string): number {
+  let n: number;
+  try {
+    n = parseByteSize(text);
+  } catch (err) {
+    throw new InvalidOptionError(`${flag}: ${(err as Error).message}`, { cause: err });
+  }
+  if (n < 1) throw new InvalidOptionError(`${flag}: the size must be at least 1 byte`);
+  return n;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** A repeatable flag whose values may also be comma-separated. */
+function collectList(value: string, previous: string[]): string[] {
+  return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 }
 
 async function start(flags: StartFlags): Promise<number> {
@@ -78,8 +110,21 @@ async function start(flags: StartFlags): Promise<number> {
   const port = parsePort(flags.port, '--port');
   const adminPort = parsePort(flags.adminPort, '--admin-port');
   const maxBodyBytes = parseByteSize(flags.maxBody);
+  const ingressLimits = {
+    headersTimeoutMs: parseDurationFlag(flags.headerTimeout, '--header-timeout'),
+    requestTimeoutMs: parseDurationFlag(flags.requestTimeout, '--request-timeout'),
+    idleTimeoutMs: parseDurationFlag(flags.idleTimeout, '--idle-timeout'),
+    keepAliveTimeoutMs: parseDurationFlag(flags.keepAliveTimeout, '--keep-alive-timeout'),
+    ...(flags.maxConnections !== undefined ? { maxConnections: parsePositiveInt(flags.maxConnections, '--max-connections') } : {}),
+  };
+  if (ingressLimits.headersTimeoutMs > 0 && ingressLimits.requestTimeoutMs > 0 && ingressLimits.headersTimeoutMs > ingressLimits.requestTimeoutMs) {
+    throw new InvalidOptionError(`--header-timeout (${flags.headerTimeout}) must not be longer than --request-timeout (${flags.requestTimeout})`);
+  }
+  if (ingressLimits.keepAliveTimeoutMs === 0) throw new InvalidOptionError('--keep-alive-timeout: must be more than 0');
   const drainTimeoutMs = parseDurationFlag(flags.drainTimeout, '--drain-timeout');
   const channelCapacity = parsePositiveInt(flags.channelCapacity, '--channel-capacity');
+  const channelCapacityBytes = positiveSize(flags.channelCapacityBytes, '--channel-capacity-bytes');
+  const maxBufferedBytes = flags.maxBufferedBytes === undefined ? undefined : positiveSize(flags.maxBufferedBytes, '--max-buffered-bytes');
   const otlpTracesUrl = resolveOtlpTracesUrl(flags.otlpEndpoint);
 
   const backends = backendSettings(flags);
@@ -102,11 +147,15 @@ async function start(flags: StartFlags): Promise<number> {
     adminPort,
     host: flags.host,
     adminHost: flags.adminHost,
+    ...(flags.adminAllowedHosts.length ? { adminAllowedHosts: flags.adminAllowedHosts } : {}),
     ...(flags.publicUrl ? { publicUrl: flags.publicUrl } : {}),
     ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig, kubeConfig: () => loadKubeConfig({ kubeconfigPath: flags.kubeconfig }) } : {}),
     maxBodyBytes,
+    ingressLimits,
     drainTimeoutMs,
     channelCapacity,
+    channelCapacityBytes,
+    ...(maxBufferedBytes !== undefined ? { maxBufferedBytes } : {}),
     defaultChannelTemplate: backends.defaultChannelTemplate,
     nats: backends.nats,
     redis: backends.redis,

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import type { Logger } from 'pino';
-import type { DeliveryContext, DeliveryHandler, DeliveryResult } from '../channels/channel.js';
+import type { DeliveryContext, DeliveryHandler, DeliveryResult, ShedReason } from '../channels/channel.js';
 import { InvalidEventError, InvalidOptionError, UnavailableError } from '../errors.js';
 import { parseHttpResponseEvent, withAttributes } from '../events/index.js';
 import type { SluiceEvent } from '../events/types.js';
@@ -11,8 +11,10 @@ import { TRACING_OFF, type DeliveryDestination, type Tracing } from '../observab
 import { MAX_RETRY_DELAY_MS, retryDelayMs } from '../subscriptions/backoff.js';
 import type { DeliveryPolicy } from '../subscriptions/delivery-spec.js';
 import { MAX_ERROR_DATA_BYTES, deadLetterEvent } from './dead-letter-event.js';
-import { EMPTY, InFlightAttempts, isRetryableStatus, postEvent } from './http-post.js';
-import type { AttemptInfo, DeliveryObserver, DeliveryTarget, EndpointLease, OutcomeInfo, SendOptions, SendResult } from './types.js';
+import { EMPTY, InFlightAttempts, isRetryableStatus, postEvent, type PostOptions } from './http-post.js';
+import type { AttemptInfo, DeliveryObserver, DeliveryTarget, EndpointLease, LocalDelivery, OutcomeInfo, SendOptions, SendResult } from './types.js';
+import { deliverLocally } from './local-delivery.js';
+import { OverflowReporter } from './overflow-reporter.js';
 import { validateTarget } from './validate-target.js';
 
 export interface DispatcherOptions {
@@ -21,9 +23,10 @@ export interface DispatcherOptions {
   /** Per-attempt timeout when a policy sets none (default 30 s). */
   defaultTimeoutMs?: number;
   /**
-   * Keep-alive connections per origin (default 128). Attempts beyond it queue inside the
-   * pool, and that wait counts against their timeout, so keep it at or above the
-   * channels' in-flight limit for one subscriber (the runtime's default is 100).
+   * Keep-alive connections per origin, for each subscription's own pool (default 128).
+   * Attempts beyond it queue inside the pool, and that wait counts against their
+   * timeout, so keep it at or above the channels' in-flight limit for one subscriber
+   * (the runtime's default is 100).
    */
   connectionsPerOrigin?: number;
   /** Largest reply body read from a 200 (default 1 MiB, the ingress default); larger replies are ignored. */
@@ -32,11 +35,12 @@ export interface DispatcherOptions {
   /** Spans and W3C headers for every attempt (default: ids propagated, nothing recorded). */
   tracing?: Tracing;
   /**
-   * Extra headers for requests to Sluice's own ingress (undefined for any other URL): the
-   * server's internal-hop credential, so replies and chained deliveries pass ingress
-   * tokens. Never called for, and never sent to, other hosts.
+   * Sluice's own addresses (its channels, brokers, displays): for such a URL, returns the
+   * function that stores an event there in process, so replies, chained channels and
+   * sources never POST to their own server over loopback (and need no credential to pass
+   * its ingress tokens). Undefined for any other URL, which is reached over HTTP.
    */
-  internalHeaders?: (url: string) => Readonly<Record<string, string>> | undefined;
+  local?: LocalDelivery;
 }
 
 export const DEFAULT_DELIVERY_TIMEOUT_MS = 30_000;
@@ -46,6 +50,8 @@ const DEFAULT_MAX_REPLY_BYTES = 1024 * 1024;
 const CLOSED_RETRY_DELAY_MS = 1000;
 const PREFER_REPLY: Readonly<Record<string, string>> = Object.freeze({ prefer: 'reply' });
 const DONE: DeliveryResult = Object.freeze({ outcome: 'done' });
+/** knativeerrordata of an event shed because its subscription fell behind (it never got an attempt). */
+const SHED_BODY = Buffer.from('sluice: the subscription fell too far behind; its channel shed this event to keep taking new ones');
 
 type Labels = { namespace_name: string; resource: string; subscription: string };
 
@@ -56,6 +62,13 @@ interface Bound {
   readonly log: Logger;
   /** prom-client children bound once: labelling per delivery (validate + hash) was a measurable cost. */
   readonly delivered: { inc(): void };
+  /**
+   * This subscription's own connection pool: a subscriber that hangs holds only its own
+   * connections, never those a healthy subscription on the same host:port needs.
+   */
+  readonly agent: Agent;
+  /** Events this subscription's channel shed: dead-lettered (bounded) or logged and counted. */
+  readonly overflow: OverflowReporter;
   readonly byClass: Map<string, { attempts: { inc(): void }; latency: { observe(v: number): void } }>;
 }
 
@@ -72,11 +85,17 @@ export class Dispatcher {
   readonly #metrics: Metrics;
   readonly #observer: DeliveryObserver | undefined;
   readonly #tracing: Tracing;
-  readonly #internalHeaders: DispatcherOptions['internalHeaders'];
+  readonly #local: LocalDelivery | undefined;
+  readonly #connections: number;
+  /** Every live per-subscription pool, weakly: close() destroys them, a dropped handler's pool is collected. */
+  readonly #agents = new Set<WeakRef<Agent>>();
+  readonly #agentRefs = new FinalizationRegistry<WeakRef<Agent>>((ref) => this.#agents.delete(ref));
   readonly #defaultTimeoutMs: number;
   readonly #maxReplyBytes: number;
   readonly #agent: Agent;
   readonly #closing = new AbortController();
+  /** Each handler's bound state, so shedHandlerFor can find it. */
+  readonly #bound = new WeakMap<DeliveryHandler, Bound>();
   /** The attempts in flight, aborted by close() along with #closing. */
   readonly #inFlight = new InFlightAttempts();
   #closed: Promise<void> | undefined;
@@ -96,7 +115,8 @@ export class Dispatcher {
     this.#metrics = options.metrics;
     this.#observer = observer;
     this.#tracing = options.tracing ?? TRACING_OFF;
-    this.#internalHeaders = options.internalHeaders;
+    this.#local = options.local;
+    this.#connections = connections;
     this.#agent = new Agent({ connections });
     // Every in-flight attempt and backoff wait listens on this one signal; hundreds at
     // once are normal, not the leak Node's listener warning is meant to catch.
@@ -107,14 +127,63 @@ export class Dispatcher {
   handlerFor(target: DeliveryTarget): DeliveryHandler {
     validateTarget(target);
     const labels = { namespace_name: target.namespace, resource: target.resource, subscription: target.subscription };
+    const log = this.#log.child({ namespace: target.namespace, resource: target.resource, subscription: target.subscription });
     const bound: Bound = {
       target,
       labels,
-      log: this.#log.child({ namespace: target.namespace, resource: target.resource, subscription: target.subscription }),
+      log,
       delivered: this.#metrics.eventsDelivered.labels(labels),
       byClass: new Map(),
+      agent: this.#newAgent(),
+      overflow: new OverflowReporter(log, this.#metrics, labels),
     };
-    return (event, context) => this.#handle(bound, event, context);
+    const handler: DeliveryHandler = (event, context) => this.#handle(bound, event, context);
+    this.#bound.set(handler, bound);
+    return handler;
+  }
+
+  /**
+   * What a channel calls for events it gives up on for the subscription `handler` serves
+   * (ChannelSubscription.onShed): an `overflow` goes to the dead-letter sink (at most a
+   * few at once; beyond that, or without a sink, it is logged and counted as
+   * `subscription_full`); a `shutdown` loss is logged and counted. Never throws.
+   */
+  shedHandlerFor(handler: DeliveryHandler): (event: SluiceEvent, reason: ShedReason) => void {
+    const b = this.#bound.get(handler);
+    if (!b) throw new InvalidOptionError('shedHandlerFor takes a handler made by this dispatcher\'s handlerFor');
+    return (event, reason) => {
+      if (reason === 'shutdown' || this.closed) {
+        b.overflow.lost(event, 'shutdown');
+        return;
+      }
+      const dls = b.target.deadLetterUri;
+      if (!dls || !b.overflow.tryStartDeadLetter()) {
+        b.overflow.lost(event, 'subscription_full');
+        return;
+      }
+      void this.#deadLetterShed(b, event, dls).finally(() => b.overflow.endDeadLetter());
+    };
+  }
+
+  /** An event shed for a subscription that fell behind, to its dead-letter sink (429: it was never attempted). */
+  async #deadLetterShed(b: Bound, event: SluiceEvent, dls: string): Promise<void> {
+    const t = b.target;
+    const dead = deadLetterEvent(event, t.subscriberUri, { statusCode: 429, body: SHED_BODY });
+    const r = await this.#sendWithRetry(dls, dead, t.policy, undefined, { destination: 'dead-letter', target: t, agent: b.agent });
+    if (r.ok) {
+      this.#metrics.eventsDeadLettered.inc(b.labels);
+      this.#outcome({ target: t, event, outcome: 'dead-lettered', attempts: 0, statusCode: 429, deadLetter: dead });
+      return;
+    }
+    b.overflow.lost(event, 'dead_letter_failed');
+  }
+
+  #newAgent(): Agent {
+    const agent = new Agent({ connections: this.#connections });
+    const ref = new WeakRef(agent);
+    this.#agents.add(ref);
+    this.#agentRefs.register(agent, ref);
+    return agent;
   }
 
   /**
@@ -128,8 +197,8 @@ export class Dispatcher {
     if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0) throw new InvalidOptionError('maxBodyBytes must be a non-negative integer');
     const own = options.signal;
     const span = this.#tracing.startDelivery(event, { destination: 'sink', url, attempt: 1 });
-    const headers = this.#headersFor(url, options.headers);
-    if (!own) return postEvent(url, event, { agent: this.#agent, timeoutMs, signal: this.#inFlight, maxBodyBytes, headers, span });
+    const headers = options.headers;
+    if (!own) return this.#post(url, event, { agent: this.#agent, timeoutMs, signal: this.#inFlight, maxBodyBytes, headers, span });
     // The caller's signal and close() both abort the request (linked by hand, see postEvent).
     const both = new AbortController();
     const stop = (s: AbortSignal) => () => both.abort(s.reason);
@@ -139,7 +208,7 @@ export class Dispatcher {
     own.addEventListener('abort', onOwn, { once: true });
     this.#closing.signal.addEventListener('abort', onClose, { once: true });
     try {
-      return await postEvent(url, event, { agent: this.#agent, timeoutMs, signal: both.signal, maxBodyBytes, headers, span });
+      return await this.#post(url, event, { agent: this.#agent, timeoutMs, signal: both.signal, maxBodyBytes, headers, span });
     } finally {
       own.removeEventListener('abort', onOwn);
       this.#closing.signal.removeEventListener('abort', onClose);
@@ -169,7 +238,9 @@ export class Dispatcher {
       const reason = new UnavailableError('the dispatcher is closed');
       this.#closing.abort(reason);
       this.#inFlight.abortAll(reason);
-      await this.#agent.destroy().catch(() => {});
+      const pools = [this.#agent, ...[...this.#agents].map((r) => r.deref()).filter((a): a is Agent => a !== undefined)];
+      this.#agents.clear();
+      await Promise.all(pools.map((a) => a.destroy().catch(() => {})));
     })();
     return this.#closed;
   }
@@ -219,13 +290,13 @@ export class Dispatcher {
     }
     let r: SendResult;
     try {
-      r = await postEvent(url, event, {
-        agent: this.#agent,
+      r = await this.#post(url, event, {
+        agent: b.agent,
         timeoutMs: t.policy.timeoutMs ?? this.#defaultTimeoutMs,
         signal: this.#inFlight,
         // Only a 200 can carry a reply; of any other body, knativeerrordata keeps 1 KiB.
         maxBodyBytes: (status) => (status === 200 ? this.#maxReplyBytes : status >= 300 ? MAX_ERROR_DATA_BYTES : 0),
-        headers: this.#headersFor(url, PREFER_REPLY),
+        headers: PREFER_REPLY,
         span: this.#tracing.startDelivery(event, this.#traceInfo(b, url, attempt)),
       });
     } finally {
@@ -241,10 +312,10 @@ export class Dispatcher {
     return r;
   }
 
-  /** `base` plus the internal-hop headers when `url` is Sluice's own ingress. */
-  #headersFor(url: string, base: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> | undefined {
-    const internal = this.#internalHeaders?.(url);
-    return internal ? { ...base, ...internal } : base;
+  /** One attempt: in process for Sluice's own addresses, else an HTTP POST. Never throws. */
+  #post(url: string, event: SluiceEvent, o: PostOptions): Promise<SendResult> {
+    const local = this.#local?.(url);
+    return local ? deliverLocally(local, event, o.span) : postEvent(url, event, o);
   }
 
   #traceInfo(b: Bound, url: string, attempt: number) {
@@ -278,7 +349,7 @@ export class Dispatcher {
       b.log.debug({ ...eventFields(event), replyId: reply.attributes.id }, 'reply dropped: the subscription has no reply destination');
       this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'dropped' });
     } else if (reply && t.replyUri) {
-      const rr = await this.#sendWithRetry(t.replyUri, reply, t.policy, working, { destination: 'reply', target: t });
+      const rr = await this.#sendWithRetry(t.replyUri, reply, t.policy, working, { destination: 'reply', target: t, agent: b.agent });
       if (!rr.ok) {
         if (this.closed) return this.#backToChannel(b, event, attempt, rr.statusCode);
         this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'failed' });
@@ -341,7 +412,7 @@ export class Dispatcher {
       return DONE;
     }
     const dead = deadLetterEvent(event, failedUrl, last);
-    const r = await this.#sendWithRetry(t.deadLetterUri, dead, t.policy, working, { destination: 'dead-letter', target: t });
+    const r = await this.#sendWithRetry(t.deadLetterUri, dead, t.policy, working, { destination: 'dead-letter', target: t, agent: b.agent });
     if (r.ok) {
       this.#metrics.eventsDeadLettered.inc(b.labels);
       b.log.info({ ...eventFields(event), attempt, failedUrl, statusCode: last.statusCode, err: last.error }, 'event sent to the dead-letter sink');
@@ -382,7 +453,7 @@ export class Dispatcher {
     event: SluiceEvent,
     policy: DeliveryPolicy,
     working: (() => void) | undefined,
-    trace: { destination: DeliveryDestination; target?: DeliveryTarget },
+    trace: { destination: DeliveryDestination; target?: DeliveryTarget; agent?: Agent },
   ): Promise<SendResult> {
     const timeoutMs = policy.timeoutMs ?? this.#defaultTimeoutMs;
     let last: SendResult | undefined;
@@ -406,7 +477,7 @@ export class Dispatcher {
         resource: t?.resource,
         subscription: t?.subscription,
       });
-      last = await postEvent(url, event, { agent: this.#agent, timeoutMs, signal: this.#inFlight, maxBodyBytes: MAX_ERROR_DATA_BYTES, headers: this.#headersFor(url, undefined), span });
+      last = await this.#post(url, event, { agent: trace.agent ?? this.#agent, timeoutMs, signal: this.#inFlight, maxBodyBytes: MAX_ERROR_DATA_BYTES, span });
       if (last.ok || !isRetryableStatus(last.statusCode) || retry >= policy.retry || this.closed) return last;
     }
   }

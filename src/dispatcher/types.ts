@@ -98,3 +98,15 @@ export interface DeliveryObserver {
   onAttempt?(info: AttemptInfo): void;
   onOutcome?(info: OutcomeInfo): void;
 }
+
+/** How an event stored in process ended: the HTTP status the ingress would have answered. */
+export interface LocalOutcome {
+  readonly statusCode: number;
+  readonly error?: Error | undefined;
+}
+
+/** Stores one event at one of Sluice's own addresses; `headers` carry the hop's trace context. */
+export type LocalSink = (event: SluiceEvent, headers: Readonly<Record<string, string>>) => Promise<LocalOutcome>;
+
+/** The in-process sink for a URL that is one of Sluice's own addresses; undefined for any other URL. */
+export type LocalDelivery = (url: string) => LocalSink | undefined;

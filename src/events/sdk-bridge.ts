@@ -2,6 +2,7 @@ import { CloudEvent } from 'cloudevents';
 import { InvalidEventError } from '../errors.js';
 import { checkAttributes } from './attributes.js';
 import { isJsonMediaType, isTextMediaType } from './media-type.js';
+import { stringifyJsonData } from './structured.js';
 import type { SluiceEvent } from './types.js';
 
 // Bridges to the cloudevents SDK for sources and tests, off the hot path. The SDK's
@@ -56,6 +57,6 @@ export function fromCloudEvent<T>(ce: CloudEvent<T>): SluiceEvent {
   if (isBytes(d)) data = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
   else if (typeof ce.data_base64 === 'string' && d === undefined) data = Buffer.from(ce.data_base64, 'base64');
   else if (typeof d === 'string') data = Buffer.from(d, 'utf8');
-  else if (d !== undefined && d !== null) data = Buffer.from(JSON.stringify(d), 'utf8');
+  else if (d !== undefined && d !== null) data = Buffer.from(stringifyJsonData(d), 'utf8');
   return data === undefined ? { attributes } : { attributes, data };
 }

@@ -39,13 +39,42 @@ function attributeString(name: string, v: unknown, prefix: string): string | und
   throw new InvalidEventError(`${prefix}attribute "${name}" must be a string, integer or boolean, got ${describe(v)}`);
 }
 
-function dataBytes(data: unknown, contentType: string | undefined): Buffer {
+/** How deep a parsed JSON value nests (a scalar is 0), walked without recursion. */
+export function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d + 1 > max) max = d + 1;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+/**
+ * JSON.stringify, which recurses: data nested thousands of levels deep (JSON.parse takes
+ * it, it does not recurse) overflows the stack here. That is the sender's data, so a 400.
+ */
+export function stringifyJsonData(data: unknown, prefix = ''): string {
+  try {
+    return JSON.stringify(data);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new InvalidEventError(
+      `${prefix}"data" is nested too deeply (${jsonDepth(data)} levels) to be re-encoded; flatten it, or send it in binary mode where the data is kept as bytes`,
+      { cause: err },
+    );
+  }
+}
+
+function dataBytes(data: unknown, contentType: string | undefined, prefix: string): Buffer {
   // JSON format §3.1: string data with a non-JSON content type is the text itself;
   // otherwise (JSON content type, or none given) the member is the JSON value.
   if (typeof data === 'string' && contentType !== undefined && !isJsonMediaType(contentType)) {
     return Buffer.from(data, 'utf8');
   }
-  return Buffer.from(JSON.stringify(data), 'utf8');
+  return Buffer.from(stringifyJsonData(data, prefix), 'utf8');
 }
 
 /** One structured event from its parsed JSON; `prefix` starts error messages (batch index). */
@@ -79,7 +108,7 @@ export function eventFromJson(value: unknown, prefix = ''): SluiceEvent {
     // JSON format §3.1: without datacontenttype, JSON data is application/json. Saying so
     // keeps the type when the event is later sent in binary mode (Content-Type header).
     if (attributes.datacontenttype === undefined) attributes.datacontenttype = 'application/json';
-    return { attributes, data: dataBytes(obj.data, attributes.datacontenttype) };
+    return { attributes, data: dataBytes(obj.data, attributes.datacontenttype, prefix) };
   }
   return { attributes };
 }

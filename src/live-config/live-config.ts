@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ApplyRejectedError, SluiceError, type ResourceValidationError } from '../errors.js';
 import { loadResources, parseResourcesText, type ResourceKindRegistry } from '../resources/index.js';
@@ -24,6 +25,8 @@ import { resourceDigest } from './resource-digest.js';
 export interface LiveRuntime {
   apply(items: readonly LoadedResource[], secrets?: readonly SecretResource[]): Promise<void>;
   delete(kind: string, namespace: string, name: string): Promise<boolean>;
+  /** Several deletes with one reconcile pass (else one delete, and one pass, per item). */
+  deleteMany?(items: ReadonlyArray<{ kind: string; namespace: string; name: string }>): Promise<number>;
   listResources(): ResourceView[];
   getSecret(namespace: string, name: string): SecretResource | undefined;
   recordInvalid(errors: readonly ResourceValidationError[]): void;
@@ -124,11 +127,17 @@ export class LiveConfig {
     });
   }
 
-  /** Applies a YAML or JSON body: every document, or none when any is invalid. */
-  applyBody(body: string, contentType: string | undefined, source = 'request'): Promise<AppliedItem[]> {
+  /**
+   * Applies a YAML or JSON body: every document, or none when any is invalid. A body of
+   * thousands of documents takes a while to parse: the event loop gets a turn between the
+   * steps, so ingress keeps answering meanwhile.
+   */
+  async applyBody(body: string, contentType: string | undefined, source = 'request'): Promise<AppliedItem[]> {
     const docs = bodyDocuments(body, contentType);
+    await nextTurn();
     const loaded = parseResourcesText(docs.text, source, this.#loadOptions());
     rejectIfInvalid(loaded.errors, 'applied');
+    await nextTurn();
     const tracked = trackedDocs(loaded);
     if (tracked.size === 0) throw new ApplyRejectedError('the request has no resource documents; send YAML or JSON resources (apiVersion, kind, metadata)', []);
     const raw = rawByKey(docs.raw);
@@ -260,7 +269,7 @@ export class LiveConfig {
       this.#reconcileSources(new Set());
       await this.#saveOrRestore(snapshot);
       await this.#sync();
-      for (const t of unmanaged) await this.#o.runtime.delete(t.kind, t.namespace, t.name);
+      await this.#deleteFromRuntime(unmanaged);
       return items;
     });
   }
@@ -317,8 +326,19 @@ export class LiveConfig {
     const gone = [...this.#effective.values()].filter((d) => !desired.has(d.key));
     this.#effective = desired;
     if (resources.length || secrets.length) await this.#o.runtime.apply(resources, secrets);
-    for (const d of gone) await this.#o.runtime.delete(d.kind, d.namespace, d.name);
+    await this.#deleteFromRuntime(gone);
     return { applied: resources.length + secrets.length, deleted: gone.length };
+  }
+
+  /** One reconcile pass for the lot when the runtime can (a bulk delete must not be O(n²)). */
+  async #deleteFromRuntime(items: ReadonlyArray<{ kind: string; namespace: string; name: string }>): Promise<void> {
+    if (items.length === 0) return;
+    const rt = this.#o.runtime;
+    if (rt.deleteMany) {
+      await rt.deleteMany(items.map(({ kind, namespace, name }) => ({ kind, namespace, name })));
+      return;
+    }
+    for (const d of items) await rt.delete(d.kind, d.namespace, d.name);
   }
 
   /** Digests of what the runtime holds now (including resources applied around this object). */

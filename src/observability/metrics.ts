@@ -94,6 +94,20 @@ export class Metrics {
     registers: [this.registry],
     collect: () => this.#collectChannels(this.channelCapacity, (c) => (Number.isFinite(c.stats.capacity) && c.stats.capacity > 0 ? c.stats.capacity : undefined)),
   });
+  readonly channelBytes: Gauge<'namespace_name' | 'resource' | 'kind'> = new Gauge({
+    name: 'sluice_channel_buffered_bytes',
+    help: 'Bytes an in-memory channel holds (an estimate of the memory its events take)',
+    labelNames: ['namespace_name', 'resource', 'kind'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectChannels(this.channelBytes, (c) => c.stats.bytes),
+  });
+  readonly channelCapacityBytes: Gauge<'namespace_name' | 'resource' | 'kind'> = new Gauge({
+    name: 'sluice_channel_capacity_bytes',
+    help: 'Bytes an in-memory channel holds before it answers 429',
+    labelNames: ['namespace_name', 'resource', 'kind'] as const,
+    registers: [this.registry],
+    collect: () => this.#collectChannels(this.channelCapacityBytes, (c) => c.stats.capacityBytes),
+  });
   readonly subscriptionBacklog: Gauge<'namespace_name' | 'resource' | 'subscription'> = new Gauge({
     name: 'sluice_subscription_backlog_events',
     help: 'Events accepted but not yet finished for a subscription (queued, in flight or waiting to retry)',

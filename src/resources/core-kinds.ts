@@ -16,11 +16,28 @@ export const DEFAULT_CHANNEL_TEMPLATE: ChannelTemplate = Object.freeze({ apiVers
 // takes subscriptions from Subscription resources only.
 const controllerSubscribers = z.array(z.unknown()).optional();
 
+const QUANTITY = /^(\d+)\s*(Ki|Mi|Gi|KiB|MiB|GiB|k|M|G)?$/;
+const QUANTITY_FACTOR: Record<string, number> = { Ki: 1024, KiB: 1024, Mi: 1024 ** 2, MiB: 1024 ** 2, Gi: 1024 ** 3, GiB: 1024 ** 3, k: 1e3, M: 1e6, G: 1e9 };
+
+/** Bytes as a positive integer or a Kubernetes-style quantity (`64Mi`, `1Gi`, `500M`). */
+const byteQuantitySchema = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  const m = QUANTITY.exec(v.trim());
+  const n = m ? Number(m[1]) * (m[2] ? QUANTITY_FACTOR[m[2]]! : 1) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a byte size (a positive number of bytes, or e.g. 64Mi, 1Gi)` });
+    return z.NEVER;
+  }
+  return n;
+});
+
 const inMemoryChannelSpecSchema: z.ZodType<InMemoryChannelSpec, unknown> = z
   .strictObject({
     delivery: deliverySpecSchema.optional(),
-    /** Sluice extension: events held per subscription before ingress answers 429. */
+    /** Sluice extension: events the channel holds before ingress answers 429. */
     capacity: z.number().int().positive().optional(),
+    /** Sluice extension: bytes the channel holds before ingress answers 429 (a number, or a quantity such as `64Mi`). */
+    capacityBytes: byteQuantitySchema.optional(),
     subscribers: controllerSubscribers,
   })
   .transform(({ subscribers: _ignored, ...spec }) => spec);

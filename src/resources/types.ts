@@ -65,8 +65,10 @@ export interface LoadedResource<Spec = Record<string, unknown>> {
 
 export interface InMemoryChannelSpec {
   delivery?: DeliverySpec;
-  /** Sluice extension: events held per subscription before ingress answers 429. */
+  /** Sluice extension: events the channel holds before ingress answers 429. */
   capacity?: number;
+  /** Sluice extension: bytes the channel holds before ingress answers 429 (default 64 MiB). */
+  capacityBytes?: number;
 }
 
 export interface ChannelTemplate {

@@ -11,6 +11,7 @@ import { IngressTargets, type IngressTarget } from '../server/targets.js';
 import type { DeliverySpec } from '../subscriptions/delivery-spec.js';
 import { resolveDeliveryPolicy } from '../subscriptions/index.js';
 import { AddressResolver, DestinationError } from './addressing.js';
+import { channelCycles, loopAllowed, loopMessage, LoopReporter, subscriptionSelfLoop, type ChannelEdge } from './loop-guard.js';
 import { mergeStatus, readyStatus } from './status.js';
 import { checkIngressToken } from '../server/ingress-auth.js';
 
@@ -88,6 +89,7 @@ export class SluiceRuntime implements AdminRuntime {
   #generation = 0;
   #closing = false;
   #reconcilers: Reconciler[] = [];
+  #loops = new LoopReporter(() => this.#log);
   /**
    * Ingress switches to a new or replaced channel only once its subscriptions are on it:
    * an in-memory channel drops what it accepts while it has no subscription.
@@ -161,6 +163,21 @@ export class SluiceRuntime implements AdminRuntime {
     const existed = kind === 'Secret' ? this.#secrets.delete(`${namespace}/${name}`) : this.#resources.delete(key) || this.#invalid.delete(key);
     this.#status.delete(key);
     await this.reconcile();
+    return existed;
+  }
+
+  /**
+   * Deletes several resources (or Secrets) with one reconcile pass, not one per item:
+   * a bulk delete of n resources stays O(n). Resolves to how many existed.
+   */
+  async deleteMany(items: ReadonlyArray<{ kind: string; namespace: string; name: string }>): Promise<number> {
+    let existed = 0;
+    for (const { kind, namespace, name } of items) {
+      const key = SluiceRuntime.key(kind, namespace, name);
+      if (kind === 'Secret' ? this.#secrets.delete(`${namespace}/${name}`) : this.#resources.delete(key) || this.#invalid.delete(key)) existed++;
+      this.#status.delete(key);
+    }
+    if (items.length) await this.reconcile();
     return existed;
   }
 
@@ -287,7 +304,8 @@ export class SluiceRuntime implements AdminRuntime {
   #channelStatus(key: string, inst: ChannelInstance): ResourceStatus {
     const [namespace = '', name = ''] = key.split('/');
     const address = { url: this.channelUrl(namespace, name) };
-    if (inst.channel.ready()) return readyStatus(true, 'ChannelReady', undefined, { address, backend: inst.backendKind });
+    // Ready, with what the operator should still know (a Redis without AOF can lose accepted events).
+    if (inst.channel.ready()) return readyStatus(true, 'ChannelReady', inst.channel.durabilityWarning?.(), { address, backend: inst.backendKind });
     return readyStatus(false, 'BackendNotReady', channelNotReadyReason(inst.channel, inst.backendKind), { address, backend: inst.backendKind });
   }
 
@@ -301,6 +319,7 @@ export class SluiceRuntime implements AdminRuntime {
 
   async #reconcileSubscriptions(): Promise<void> {
     const desired = new Set<string>();
+    const cycles = channelCycles(this.#channelEdges(), [this.#o.publicUrl]);
     for (const item of this.#resources.values()) {
       const r = item.resource as unknown as Resource<SubscriptionSpec>;
       if (r.kind !== SUBSCRIPTION) continue;
@@ -321,15 +340,24 @@ export class SluiceRuntime implements AdminRuntime {
         this.setStatus(r, readyStatus(false, err.conditionReason, err.message));
         continue;
       }
+      // A subscriber or reply that is this channel (or leads back to it) would loop with no guard at all.
+      const loop = subscriptionSelfLoop({ subscriber: target.subscriberUri, reply: target.replyUri }, namespace, chRef.name, [this.#o.publicUrl]) ?? cycles.get(key);
+      this.#loops.report(SUBSCRIPTION, key, loop, loopAllowed(r.metadata));
+      if (loop && !loopAllowed(r.metadata)) {
+        this.setStatus(r, readyStatus(false, loop.reason, loopMessage(loop, SUBSCRIPTION)));
+        continue;
+      }
       desired.add(key);
       const specKey = JSON.stringify([channelKey, inst.generation, target.subscriberUri, target.replyUri, target.deadLetterUri, target.policy]);
       const existing = this.#subscriptions.get(key);
       if (!existing || existing.specKey !== specKey) {
+        const handler = this.#o.dispatcher.handlerFor(target);
         const sub: ChannelSubscription = {
           id: key,
           maxInFlight: this.#o.maxInFlightPerSubscription,
           maxAttempts: target.policy.retry + 1,
-          handler: this.#o.dispatcher.handlerFor(target),
+          handler,
+          onShed: this.#o.dispatcher.shedHandlerFor(handler),
         };
         try {
           await inst.channel.subscribe(sub);
@@ -349,11 +377,33 @@ export class SluiceRuntime implements AdminRuntime {
         }),
       );
     }
+    this.#loops.sweep();
     for (const [key, sub] of this.#subscriptions) {
       if (desired.has(key)) continue;
       this.#subscriptions.delete(key);
       await sub.channel.unsubscribe(key, { purge: true }).catch((err) => this.#log.warn({ err, subscription: key }, 'unsubscribe failed'));
     }
+  }
+
+  /** Subscriptions on existing channels, with where their subscriber and reply send (for the loop check). */
+  #channelEdges(): ChannelEdge[] {
+    const edges: ChannelEdge[] = [];
+    for (const { resource } of this.#resources.values()) {
+      if (resource.kind !== SUBSCRIPTION) continue;
+      const r = resource as unknown as Resource<SubscriptionSpec>;
+      const { namespace: ns, name } = r.metadata;
+      if (this.#channels.get(`${ns}/${r.spec.channel.name}`)?.resourceKind !== r.spec.channel.kind) continue;
+      const urls: string[] = [];
+      for (const [dest, what] of [[r.spec.subscriber, 'spec.subscriber'], [r.spec.reply, 'spec.reply']] as const) {
+        try {
+          if (dest) urls.push(this.addresses.resolve(dest, ns, what).url);
+        } catch {
+          // Unresolvable: reported when the Subscription itself is reconciled.
+        }
+      }
+      edges.push({ subscription: `${ns}/${name}`, from: `${ns}/${r.spec.channel.name}`, urls });
+    }
+    return edges;
   }
 
   #deliveryTarget(r: Resource<SubscriptionSpec>, inst: ChannelInstance, channelName: string): DeliveryTarget {
@@ -401,6 +451,24 @@ export class SluiceRuntime implements AdminRuntime {
       });
     }
     return out;
+  }
+
+  /**
+   * One resource's status as listResources() shows it, without listing them all: the
+   * admin API answers an apply of n resources with n of these (O(1) each, not O(n)).
+   * Undefined for a resource the runtime does not hold (and for Secrets).
+   */
+  statusOf(kind: string, namespace: string, name: string): ResourceStatus | undefined {
+    const key = SluiceRuntime.key(kind, namespace, name);
+    const item = this.#resources.get(key);
+    if (!item) {
+      const inv = this.#invalid.get(key);
+      return inv ? readyStatus(false, 'InvalidSpec', inv.error.message) : undefined;
+    }
+    const r = item.resource;
+    const ch = this.#channels.get(`${namespace}/${name}`);
+    if (ch && ch.resourceKind === r.kind) this.setStatus(r, this.#channelStatus(`${namespace}/${name}`, ch));
+    return this.#status.get(key) ?? readyStatus(false, 'Pending');
   }
 
   readiness(): { ready: boolean; pending: string[] } {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { ApplyRejectedError, InvalidOptionError, NotFoundError } from '../errors.js';
+import { ApplyRejectedError, InvalidOptionError, NotFoundError, UnavailableError } from '../errors.js';
 import { kindAliases, knownKinds, resolveKindName, type LiveConfig } from '../live-config/index.js';
 import { bodyDocuments, rawKey } from '../live-config/documents.js';
 import { ResourceKindRegistry } from '../resources/index.js';
@@ -12,6 +12,13 @@ const MAX_BODY = 16 * 1024 * 1024;
 
 interface StatusLookup {
   listResources(): ResourceView[];
+  /** One resource's status; without it an apply lists the resources once (never once per item). */
+  statusOf?(kind: string, namespace: string, name: string): unknown;
+}
+
+export interface AdminResourcesOptions {
+  /** True once the server began shutting down: writes then answer 503 instead of applying. */
+  isDraining?: () => boolean;
 }
 
 /**
@@ -20,7 +27,7 @@ interface StatusLookup {
  * applied (400 naming each document, kind, name and field). `DELETE` by path, or with a
  * body naming the documents. Changes are applied live and saved under `--data-dir`.
  */
-export function adminResourcesPlugin(live: LiveConfig, runtime: StatusLookup, registry: ResourceKindRegistry) {
+export function adminResourcesPlugin(live: LiveConfig, runtime: StatusLookup, registry: ResourceKindRegistry, options: AdminResourcesOptions = {}) {
   return async (app: FastifyInstance): Promise<void> => {
     // The kinds this server accepts and the names users may type for them, so clients
     // resolve `subs` or `imc` exactly as the server would, whatever their own version.
@@ -37,10 +44,17 @@ export function adminResourcesPlugin(live: LiveConfig, runtime: StatusLookup, re
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_BODY }, (_req, body, done) => done(null, body));
       scope.setErrorHandler((err, _req, reply) => replyError(reply, err));
+      // Content types (YAML/JSON only), Origin and Host are checked for every admin write
+      // before this (admin-guard.ts); here: nothing is applied or deleted once shutdown began.
+      scope.addHook('onRequest', async (req, reply) => {
+        if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
+        if (options.isDraining?.()) return sendError(reply, new UnavailableError('sluice is shutting down: resources are not applied or deleted now; retry once it is back'));
+      });
 
       const apply = async (body: unknown, contentType: string | undefined) => {
         const items = await live.applyBody(textOf(body), contentType);
-        return { items: items.map((i) => ({ ...i, ...statusSummary(runtime, i.kind, i.namespace, i.name) })) };
+        const statusOf = statusLookup(runtime);
+        return { items: items.map((i) => ({ ...i, ...statusSummary(statusOf(i.kind, i.namespace, i.name)) })) };
       };
       scope.post('/api/v1/resources', { bodyLimit: MAX_BODY }, async (req) => apply(req.body, req.headers['content-type']));
       scope.put('/api/v1/resources', { bodyLimit: MAX_BODY }, async (req) => apply(req.body, req.headers['content-type']));
@@ -74,10 +88,19 @@ function textOf(body: unknown): string {
   throw new InvalidOptionError('send the resources as the request body (YAML or JSON)');
 }
 
+/**
+ * Status by kind/namespace/name for an apply's answer: the runtime's own lookup, else one
+ * listing indexed once (an apply of n resources must stay O(n), not list n times).
+ */
+function statusLookup(runtime: StatusLookup): (kind: string, namespace: string, name: string) => unknown {
+  if (runtime.statusOf) return (kind, namespace, name) => runtime.statusOf!(kind, namespace, name);
+  const byKey = new Map(runtime.listResources().map((r) => [`${r.kind}/${r.metadata.namespace}/${r.metadata.name}`, r.status]));
+  return (kind, namespace, name) => byKey.get(`${kind}/${namespace}/${name}`);
+}
+
 /** The applied resource's readiness right after the apply, so the CLI can warn at once. */
-function statusSummary(runtime: StatusLookup, kind: string, namespace: string, name: string): Record<string, unknown> {
-  const v = runtime.listResources().find((r) => r.kind === kind && r.metadata.namespace === namespace && r.metadata.name === name);
-  const st = v?.status as { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>; address?: { url?: string } } | undefined;
+function statusSummary(status: unknown): Record<string, unknown> {
+  const st = status as { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>; address?: { url?: string } } | undefined;
   const ready = st?.conditions?.find((c) => c.type === 'Ready');
   return {
     ...(ready ? { ready: ready.status, ...(ready.reason ? { reason: ready.reason } : {}), ...(ready.message ? { message: ready.message } : {}) } : {}),

@@ -4,6 +4,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { NotFoundError } from '../errors.js';
 import { sendError } from './reply-error.js';
 import { requireAdminToken } from './admin-auth.js';
+import { guardAdminRequests } from './admin-guard.js';
 import { redactedSecret } from './admin-resources.js';
 import type { SecretResource } from '../resources/types.js';
 
@@ -35,13 +36,25 @@ export interface AdminOptions {
   token?: string;
   /** The kind a name in a URL means (`imc`, `subscriptions`); default: the kind itself, case-insensitive. */
   resolveKind?: (input: string) => string | undefined;
+  /**
+   * `--admin-host`: a specific name or address is accepted as `Host` besides loopback
+   * names; a bind-all one (0.0.0.0, ::) is not a name and adds nothing (see admin-guard.ts).
+   */
+  adminHost?: string;
+  /** `--admin-allowed-hosts`: more names clients reach the admin port by (any port). */
+  allowedHosts?: readonly string[];
 }
 
-/** Admin port: health, readiness, Prometheus metrics and the resource API. Loopback by default. */
+/**
+ * Admin port: health, readiness, Prometheus metrics and the resource API. Loopback by
+ * default; requests from other web pages (foreign Origin, DNS-rebound Host) are refused.
+ */
 export async function createAdminApp(options: AdminOptions): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: options.logger.child({ component: 'admin' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
   app.setNotFoundHandler((req, reply) => sendError(reply, new NotFoundError(`no admin route ${req.method} ${req.url}`)));
+  // Before the token: web pages (cross-site requests, DNS rebinding) are refused either way.
+  guardAdminRequests(app, { ...(options.adminHost !== undefined ? { adminHost: options.adminHost } : {}), ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}) });
   if (options.token !== undefined) requireAdminToken(app, options.token);
   const kindIs = (input: string, kind: string) => (options.resolveKind?.(input) ?? input).toLowerCase() === kind.toLowerCase();
   const allResources = (): ResourceView[] => [...options.runtime.listResources(), ...(options.runtime.listSecrets?.() ?? []).map(redactedSecret)];

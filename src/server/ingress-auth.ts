@@ -29,12 +29,3 @@ export function checkIngressToken(
   if (expected === undefined || expected.length === 0) return 'this address requires a bearer token, and its token Secret is not configured';
   return tokenMatches(presented, expected) ? undefined : 'the bearer token is not valid for this address';
 }
-
-/** Header carrying IngressTargets.internalToken on Sluice's own hops back into its ingress. */
-export const INTERNAL_HOP_HEADER = 'x-sluice-internal-hop';
-
-/** True when the request is one of this process's own hops (constant-time compare). */
-export function isInternalHop(headers: IncomingHttpHeaders, internalToken: string): boolean {
-  const v = headers[INTERNAL_HOP_HEADER];
-  return typeof v === 'string' && tokenMatches(v, internalToken);
-}

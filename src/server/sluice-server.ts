@@ -9,8 +9,10 @@ import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
 import type { ChannelTemplate } from '../resources/types.js';
 import { SluiceRuntime } from '../runtime/runtime.js';
 import { createAdminApp } from './admin.js';
-import { createIngressApp } from './ingress.js';
-import { INTERNAL_HOP_HEADER } from './ingress-auth.js';
+import { createIngressApp, type IngressLimits } from './ingress.js';
+import { createAcceptEvents, type AcceptEvents } from './accept-events.js';
+import { OwnAddresses } from './own-addresses.js';
+import { BufferBudget } from '../channels/memory/index.js';
 import { IngressTargets } from './targets.js';
 import { InvalidOptionError, NotFoundError } from '../errors.js';
 import { EventDisplayReconciler } from '../display/index.js';
@@ -34,7 +36,13 @@ export interface SluiceServerOptions {
   /** Base URL Sluice uses for its own addresses; defaults to http://<host or 127.0.0.1>:<port>. */
   publicUrl?: string;
   maxBodyBytes?: number;
+  /** Ingress header/request/idle/keep-alive timeouts and connection cap (defaults in IngressLimits). */
+  ingressLimits?: IngressLimits;
   channelCapacity?: number;
+  /** Bytes an InMemoryChannel holds when its spec sets no `capacityBytes` (default 64 MiB). */
+  channelCapacityBytes?: number;
+  /** Bytes all in-memory channels together hold before ingress answers 429 (`--max-buffered-bytes`; default a quarter of the heap limit). */
+  maxBufferedBytes?: number;
   defaultChannelTemplate?: ChannelTemplate;
   drainTimeoutMs?: number;
   /** Per-attempt delivery timeout when a subscription sets none. */
@@ -60,6 +68,8 @@ export interface SluiceServerOptions {
   sources?: Omit<SourcesReconcilerOptions, 'sinkBindings' | 'kubeconfigPath' | 'kubeConfig' | 'localIngressUrl'>;
   /** Bearer token the admin API's `/api/` routes require (`--admin-token`); none: open (loopback by default). */
   adminToken?: string;
+  /** More `Host` names the admin port answers besides loopback and a specific adminHost (`--admin-allowed-hosts`). */
+  adminAllowedHosts?: string[];
   /** Where resources applied through the admin API are kept across restarts (`--data-dir`); none: memory only. */
   dataDir?: string;
   /** Quiet time after a change to a watched `-f` file before it is re-read (default 250 ms). */
@@ -101,6 +111,11 @@ export class SluiceServer {
   /** The kinds the admin API accepts: the same registry `sluice start` loads files with. */
   #kinds = createSluiceKinds();
   #draining = false;
+  #ownAddresses: OwnAddresses;
+  /** Bytes held by every in-memory channel of this server, bounded by `maxBufferedBytes`. */
+  readonly bufferBudget: BufferBudget;
+  /** How events enter a channel, broker or display: from the ingress, and in process from Sluice's own hops. */
+  readonly acceptEvents: AcceptEvents;
   #closed: Promise<void> | undefined;
   ingressUrl = '';
   adminUrl = '';
@@ -110,19 +125,25 @@ export class SluiceServer {
     const maxBody = options.maxBodyBytes ?? 1024 * 1024;
     if (!Number.isInteger(maxBody) || maxBody < 1) throw new InvalidOptionError('maxBodyBytes must be a positive integer');
     this.metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
-    this.channelRegistry.register('InMemoryChannel', createMemoryChannelFactory({ defaultCapacity: options.channelCapacity }));
+    this.bufferBudget = new BufferBudget(options.maxBufferedBytes);
+    this.channelRegistry.register(
+      'InMemoryChannel',
+      createMemoryChannelFactory({ defaultCapacity: options.channelCapacity, defaultCapacityBytes: options.channelCapacityBytes, budget: this.bufferBudget }),
+    );
     this.durableBackends = new DurableBackends({ logger: options.logger, metrics: this.metrics, ...(options.nats ? { nats: options.nats } : {}), ...(options.redis ? { redis: options.redis } : {}) });
     // Caller-registered backends first: they may bring their own NATS or Redis channel factory.
     options.registerChannels?.(this.channelRegistry);
     this.durableBackends.register(this.channelRegistry);
     this.inspector = new Inspector({ ...options.inspector, logger: options.logger.child({ component: 'inspector' }) });
     this.tracing = options.tracing ?? TRACING_OFF;
+    this.acceptEvents = createAcceptEvents({ metrics: this.metrics, tracing: this.tracing, onAccepted: (target, events) => this.inspector.onAccepted(target, events) });
+    this.#ownAddresses = new OwnAddresses(this.targets, () => this.#ownBases(), this.acceptEvents);
     this.dispatcher = new Dispatcher({
       logger: options.logger.child({ component: 'dispatcher' }),
       metrics: this.metrics,
       tracing: this.tracing,
       observer: this.inspector,
-      internalHeaders: (url) => (this.#isOwnAddress(url) ? { [INTERNAL_HOP_HEADER]: this.targets.internalToken } : undefined),
+      local: this.#ownAddresses.resolve,
       ...(options.deliveryTimeoutMs ? { defaultTimeoutMs: options.deliveryTimeoutMs } : {}),
     });
     const port = options.port ?? 8080;
@@ -173,9 +194,10 @@ export class SluiceServer {
       logger: options.logger,
       metrics: this.metrics,
       maxBodyBytes: maxBody,
+      ...options.ingressLimits,
       isDraining: () => this.#draining,
       tracing: this.tracing,
-      onAccepted: (target, events) => this.inspector.onAccepted(target, events),
+      acceptEvents: this.acceptEvents,
     });
   }
 
@@ -187,9 +209,11 @@ export class SluiceServer {
       metrics: this.metrics,
       logger: o.logger,
       ...(o.adminToken !== undefined ? { token: o.adminToken } : {}),
+      adminHost: o.adminHost ?? '127.0.0.1',
+      ...(o.adminAllowedHosts ? { allowedHosts: o.adminAllowedHosts } : {}),
       resolveKind: (input) => resolveKindName(this.#kinds, input),
       plugins: [
-        adminResourcesPlugin(this.liveConfig, this.runtime, this.#kinds),
+        adminResourcesPlugin(this.liveConfig, this.runtime, this.#kinds, { isDraining: () => this.#draining }),
         inspectorRoutes({ inspector: this.inspector, runtime: this.runtime, logger: o.logger.child({ component: 'inspector' }) }),
         (app) => {
           app.get('/api/v1/displays/:namespace/:name', async (req) => {
@@ -211,10 +235,9 @@ export class SluiceServer {
     if (typeof aaddr === 'object' && aaddr) this.adminUrl = `http://${hostForUrl(o.adminHost ?? '127.0.0.1')}:${aaddr.port}`;
   }
 
-  /** True for URLs under this server's public URL or its bound ingress address. */
-  #isOwnAddress(url: string): boolean {
-    const own = (base: string) => base !== '' && (url === base || url.startsWith(base.endsWith('/') ? base : base + '/'));
-    return own(this.runtime?.options.publicUrl ?? '') || own(this.ingressUrl);
+  /** This server's public URL and its bound ingress address: URLs under them are its own. */
+  #ownBases(): readonly string[] {
+    return [this.runtime?.options.publicUrl ?? '', this.ingressUrl];
   }
 
   get draining(): boolean {

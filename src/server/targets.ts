@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { SluiceEvent } from '../events/types.js';
 import type { WebhookSource } from '../sources/source.js';
 
@@ -33,13 +32,6 @@ export class IngressTargets {
    * targets knowing about auth.
    */
   authorize?: (target: IngressTarget, headers: import('node:http').IncomingHttpHeaders) => string | undefined;
-  /**
-   * This process's credential for its own hops back into the ingress (trigger replies,
-   * subscriptions and sources whose sink is a Sluice address), so that an ingress token
-   * on a broker or channel does not refuse Sluice itself. Random per process, never
-   * persisted, and only ever sent to Sluice's own addresses.
-   */
-  readonly internalToken = randomBytes(32).toString('base64url');
 
   static key(namespace: string, name: string): string {
     return `${namespace}/${name}`;

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { MemoryChannel } from '../../src/channels/memory/index.js';
 import type { DeliveryHandler } from '../../src/channels/channel.js';
 import type { SluiceEvent } from '../../src/events/types.js';
-import { ChannelFullError, UnavailableError } from '../../src/errors.js';
+import { ChannelFullError, PayloadTooLargeError, UnavailableError } from '../../src/errors.js';
+import { BufferBudget, eventBytes } from '../../src/channels/memory/index.js';
+import type { ShedReason } from '../../src/channels/channel.js';
 import { runChannelConformance } from './conformance.js';
 
 // The shared Channel suite (the same one the NATS and Redis backends pass).
@@ -75,8 +77,14 @@ test('capacity bounds held events: publish answers ChannelFullError, batches are
   assert.equal(ch.stats().depth, 3);
   release();
   await waitUntil(() => ch.stats().depth === 0);
-  await assert.rejects(ch.publishBatch([ev('5'), ev('6'), ev('7'), ev('8')]), ChannelFullError);
-  assert.equal(ch.stats().depth, 0, 'a refused batch leaves nothing behind');
+  await ch.close();
+  const stuck = new MemoryChannel({ capacity: 3 });
+  await stuck.subscribe({ id: 's', maxInFlight: 1, maxAttempts: 1, handler: () => new Promise(() => {}) });
+  await stuck.publish(ev('5'));
+  await assert.rejects(stuck.publishBatch([ev('6'), ev('7'), ev('8')]), ChannelFullError);
+  assert.equal(stuck.stats().depth, 1, 'a refused batch leaves nothing behind');
+  await stuck.publishBatch([ev('6'), ev('7')]);
+  assert.equal(stuck.stats().depth, 3);
   await ch.close();
 });
 
@@ -115,4 +123,117 @@ test('re-subscribing with the same id keeps the backlog and uses the new handler
   await waitUntil(() => second.length === 1);
   assert.deepEqual(second, ['a']);
   await ch.close();
+});
+
+const big = (id: string, bytes: number): SluiceEvent => ({ attributes: { specversion: '1.0', id, source: '/t', type: 't' }, data: Buffer.alloc(bytes, 1) });
+const never: DeliveryHandler = () => new Promise(() => {});
+
+test('a batch or an event larger than the channel could ever hold answers 413, not a 429 retried forever', async () => {
+  const ch = new MemoryChannel({ capacity: 3, capacityBytes: 64 * 1024 });
+  await ch.subscribe({ id: 's', maxInFlight: 1, maxAttempts: 1, handler: async () => ({ outcome: 'done' }) });
+  await assert.rejects(ch.publishBatch([ev('1'), ev('2'), ev('3'), ev('4')]), PayloadTooLargeError);
+  await assert.rejects(ch.publish(big('x', 65 * 1024)), (err: Error) => err instanceof PayloadTooLargeError && /capacityBytes 65536/.test(err.message));
+  assert.equal(ch.stats().depth, 0);
+  await ch.close();
+});
+
+test('capacityBytes bounds the bytes held: 1 MiB events to a hung subscriber stop at the bound', async () => {
+  const ch = new MemoryChannel({ capacity: 10_000, capacityBytes: 8 * 1024 * 1024 });
+  await ch.subscribe({ id: 'hung', maxInFlight: 100, maxAttempts: 1, handler: never });
+  let accepted = 0;
+  let refused = 0;
+  for (let i = 0; i < 20; i++) {
+    try {
+      await ch.publish(big(String(i), 1024 * 1024));
+      accepted++;
+    } catch (err) {
+      assert.ok(err instanceof ChannelFullError);
+      refused++;
+    }
+  }
+  const st = ch.stats();
+  assert.equal(accepted, 7, 'seven 1 MiB events (plus attribute overhead) fit in 8 MiB');
+  assert.equal(refused, 13);
+  assert.ok(st.bytes! <= 8 * 1024 * 1024 && st.bytes! === 7 * eventBytes(big('1', 1024 * 1024)), `bytes held: ${st.bytes}`);
+  assert.equal(st.capacityBytes, 8 * 1024 * 1024);
+  // A hung subscriber may hold at most a quarter of the bounds in flight: the rest can be shed.
+  assert.equal(st.subscriptions.hung!.inFlight, 1, 'one large event in flight at most (2 MiB is a quarter of 8 MiB)');
+});
+
+test('a stuck subscription sheds its oldest waiting events so a healthy one gets every event; 3x capacity sent', async () => {
+  const capacity = 40;
+  const ch = new MemoryChannel({ capacity });
+  const shed: Array<[string, ShedReason]> = [];
+  const healthy: string[] = [];
+  await ch.subscribe({ id: 'stuck', maxInFlight: 100, maxAttempts: 1, handler: never, onShed: (e, why) => shed.push([e.attributes.id!, why]) });
+  await ch.subscribe({ id: 'healthy', maxInFlight: 4, maxAttempts: 1, handler: async (e) => (healthy.push(e.attributes.id!), { outcome: 'done' }) });
+  for (let i = 0; i < capacity * 3; i++) {
+    await ch.publish(ev(String(i)));
+    // The healthy subscriber keeps up (it answers at once); give it a turn.
+    await new Promise((r) => setImmediate(r));
+  }
+  await waitUntil(() => healthy.length === capacity * 3);
+  const st = ch.stats();
+  assert.ok(st.depth <= capacity);
+  assert.equal(st.subscriptions.stuck!.inFlight, capacity / 4, 'a stuck subscription holds at most a quarter of the channel in flight');
+  assert.equal(shed.length, capacity * 3 - st.subscriptions.stuck!.backlog, 'every event the stuck one gave up was reported');
+  assert.ok(shed.every(([, why]) => why === 'overflow'));
+  // The oldest waiting ones go first: the in-flight ones (0..9) are never shed.
+  assert.equal(shed[0]![0], String(capacity / 4));
+});
+
+test('when every subscription is behind, publish answers 429 and sheds nothing', async () => {
+  const ch = new MemoryChannel({ capacity: 8 });
+  const shed: string[] = [];
+  for (const id of ['a', 'b']) await ch.subscribe({ id, maxInFlight: 1, maxAttempts: 1, handler: never, onShed: (e) => shed.push(e.attributes.id!) });
+  for (let i = 0; i < 8; i++) await ch.publish(ev(String(i)));
+  await assert.rejects(ch.publish(ev('x')), ChannelFullError);
+  assert.deepEqual(shed, []);
+});
+
+test('a subscription with a pre-filter only queues what it accepts', async () => {
+  const ch = new MemoryChannel({ capacity: 5 });
+  await ch.subscribe({ id: 'picky', maxInFlight: 1, maxAttempts: 1, handler: never, accepts: (e) => e.attributes.id === 'keep' });
+  for (let i = 0; i < 20; i++) await ch.publish(ev('skip'));
+  await ch.publish(ev('keep'));
+  assert.equal(ch.stats().depth, 1);
+  assert.equal(ch.stats().subscriptions.picky!.backlog, 1);
+});
+
+test('the shared process budget bounds all channels together, with a message naming --max-buffered-bytes', async () => {
+  const one = eventBytes(big('0', 1000));
+  const budget = new BufferBudget(one * 3);
+  const a = new MemoryChannel({ budget });
+  const b = new MemoryChannel({ budget });
+  await a.subscribe({ id: 's', maxInFlight: 1, maxAttempts: 1, handler: never });
+  await b.subscribe({ id: 's', maxInFlight: 1, maxAttempts: 1, handler: never });
+  await a.publish(big('1', 1000));
+  await a.publish(big('2', 1000));
+  await b.publish(big('3', 1000));
+  await assert.rejects(b.publish(big('4', 1000)), (err: Error) => err instanceof ChannelFullError && /--max-buffered-bytes/.test(err.message));
+  assert.equal(budget.usedBytes, one * 3);
+  // Event 1 is in flight (released when its attempt returns); event 2 only waited.
+  await a.unsubscribe('s');
+  assert.equal(budget.usedBytes, one * 2, 'released events give their bytes back');
+  await b.publish(big('5', 1000));
+});
+
+test('events still held at the close deadline are reported as shutdown losses, in-flight ones when they return', async () => {
+  const ch = new MemoryChannel();
+  const shed: Array<[string, ShedReason]> = [];
+  let giveBack!: () => void;
+  const gate = new Promise<void>((r) => (giveBack = r));
+  await ch.subscribe({
+    id: 's', maxInFlight: 1, maxAttempts: 5,
+    // Like the dispatcher at close(): an aborted attempt goes back to the channel.
+    handler: async () => (await gate, { outcome: 'retry', delayMs: 0 }),
+    onShed: (e, why) => shed.push([e.attributes.id!, why]),
+  });
+  for (let i = 0; i < 5; i++) await ch.publish(ev(String(i)));
+  await ch.close({ deadline: Date.now() + 50 });
+  assert.deepEqual(shed, [['1', 'shutdown'], ['2', 'shutdown'], ['3', 'shutdown'], ['4', 'shutdown']]);
+  giveBack();
+  await waitUntil(() => shed.length === 5);
+  assert.deepEqual(shed[4], ['0', 'shutdown']);
+  assert.equal(ch.stats().depth, 0);
 });

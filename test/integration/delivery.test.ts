@@ -1,8 +1,8 @@
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloudEvent, HTTP, emitterFor, httpTransport, Mode } from 'cloudevents';
 import { startSink, type RecordingSink } from '../helpers/sink.js';
-import { channelYaml, startSluice, subscriptionYaml, waitUntil } from '../helpers/sluice.js';
+import { channelYaml, startSluice, subscriptionYaml } from '../helpers/sluice.js';
 
 type Sluice = Awaited<ReturnType<typeof startSluice>>;
 
@@ -13,7 +13,7 @@ function asEvent(req: { headers: Record<string, unknown>; body: Buffer }) {
 }
 
 describe('delivery through a channel (SDK emitter in, real HTTP sinks out)', () => {
-  let sinks: RecordingSink[] = [];
+  const sinks: RecordingSink[] = [];
   let sluice: Sluice | undefined;
   const sink = async (...args: Parameters<typeof startSink>) => {
     const s = await startSink(...args);

@@ -6,15 +6,25 @@ import type {
   ChannelStats,
   ChannelSubscription,
   DeliveryResult,
+  ShedReason,
   SubscriptionStats,
 } from '../channel.js';
-import { ChannelFullError, InvalidOptionError, UnavailableError } from '../../errors.js';
+import { ChannelFullError, InvalidOptionError, PayloadTooLargeError, UnavailableError } from '../../errors.js';
+import { BufferBudget } from './buffer-budget.js';
+import { eventBytes } from './event-bytes.js';
 
 export const DEFAULT_MEMORY_CAPACITY = 10_000;
+export const DEFAULT_MEMORY_CAPACITY_BYTES = 64 * 1024 * 1024;
+/**
+ * A subscription may have at most this share of the channel's bounds in flight: in-flight
+ * events cannot be shed, so a hung subscriber must never hold the whole channel.
+ */
+const IN_FLIGHT_SHARE = 4;
 
 /** One accepted event, shared by the subscriptions that still have to finish it. */
 interface Held {
   readonly event: SluiceEvent;
+  readonly bytes: number;
   remaining: number;
 }
 
@@ -28,9 +38,14 @@ class SubscriptionState {
   queue: Pending[] = [];
   head = 0;
   inFlight = 0;
-  /** Events waiting for their retry delay, by timer. */
+  inFlightBytes = 0;
+  /** Bytes of every event this subscription has not finished (queued, in flight, waiting to retry). */
+  bytes = 0;
+  /** Events waiting for their retry delay, by timer (insertion order: oldest first). */
   retryTimers = new Map<NodeJS.Timeout, Pending>();
   active = true;
+  /** Set by close(): what is still unfinished when the deadline passes is a shutdown loss. */
+  shuttingDown = false;
   constructor(public spec: ChannelSubscription) {}
 
   get queued(): number {
@@ -38,6 +53,9 @@ class SubscriptionState {
   }
   get backlog(): number {
     return this.queued + this.inFlight + this.retryTimers.size;
+  }
+  peek(): Pending | undefined {
+    return this.head < this.queue.length ? this.queue[this.head] : undefined;
   }
   shift(): Pending | undefined {
     if (this.head >= this.queue.length) return undefined;
@@ -49,28 +67,72 @@ class SubscriptionState {
     }
     return p;
   }
+  /** The oldest event that is waiting (queued, or waiting for a retry), removed from the subscription. */
+  takeOldestWaiting(): Pending | undefined {
+    const queued = this.shift();
+    if (queued) return queued;
+    for (const [t, p] of this.retryTimers) {
+      clearTimeout(t);
+      this.retryTimers.delete(t);
+      return p;
+    }
+    return undefined;
+  }
+}
+
+export interface MemoryChannelOptions {
+  /** Events held before publish answers 429 (default 10,000). */
+  capacity?: number;
+  /** Bytes held before publish answers 429 (default 64 MiB); see eventBytes for what counts. */
+  capacityBytes?: number;
+  /** The process-wide byte budget shared with the other in-memory channels (`--max-buffered-bytes`). */
+  budget?: BufferBudget;
 }
 
 /**
  * The embedded default channel: bounded, best effort, in process. Every accepted event
  * is held until every subscription has finished it (delivered, dead-lettered or dropped
- * by the dispatcher); `capacity` bounds the events held, and publish answers 429 beyond.
+ * by the dispatcher). The channel is bounded by events and by bytes, and so is the
+ * process (a BufferBudget shared by all in-memory channels).
+ *
+ * Isolation: each subscription has its own queue and may fall behind up to the
+ * channel's bounds. When the channel is full, the subscription that is furthest behind
+ * (more bytes unfinished than the others) gives up its oldest waiting events, handed to
+ * its `onShed` (the dispatcher dead-letters them, or logs and counts the loss), so that
+ * the others keep receiving new events. Publish answers 429 only when no subscription is
+ * further behind than the rest: then every subscriber is slow, and backpressure on the
+ * producer is the honest answer. A batch that could never fit answers 413.
+ *
  * Nothing survives a crash: that is what the durable backends are for.
  */
 export class MemoryChannel implements Channel {
   readonly kind = 'InMemoryChannel';
   readonly capacity: number;
+  readonly capacityBytes: number;
+  readonly #budget: BufferBudget;
+  readonly #inFlightMax: number;
+  readonly #inFlightBytesMax: number;
   #subs = new Map<string, SubscriptionState>();
   #held = 0;
+  #heldBytes = 0;
   #closed = false;
   #drainWaiters: Array<() => void> = [];
 
-  constructor(options: { capacity?: number } = {}) {
+  constructor(options: MemoryChannelOptions = {}) {
     const capacity = options.capacity ?? DEFAULT_MEMORY_CAPACITY;
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new InvalidOptionError(`InMemoryChannel capacity must be a positive integer, got ${String(capacity)}`);
     }
+    const capacityBytes = options.capacityBytes ?? DEFAULT_MEMORY_CAPACITY_BYTES;
+    if (!Number.isSafeInteger(capacityBytes) || capacityBytes < 1) {
+      throw new InvalidOptionError(`InMemoryChannel capacityBytes must be a positive integer, got ${String(capacityBytes)}`);
+    }
     this.capacity = capacity;
+    this.capacityBytes = capacityBytes;
+    // A private budget as large as the channel when none is shared: only the channel's own bounds apply.
+    this.#budget = options.budget ?? new BufferBudget(capacityBytes);
+    this.#inFlightMax = Math.max(1, Math.floor(capacity / IN_FLIGHT_SHARE));
+    this.#inFlightBytesMax = Math.max(1, Math.floor(capacityBytes / IN_FLIGHT_SHARE));
   }
 
   ready(): boolean {
@@ -88,17 +150,76 @@ export class MemoryChannel implements Channel {
   /** All-or-nothing: a batch that does not fit is refused whole, so a 429 never half-accepts. */
   #accept(events: readonly SluiceEvent[]): void {
     if (this.#closed) throw new UnavailableError('channel is shutting down');
-    if (this.#held + events.length > this.capacity) {
-      throw new ChannelFullError(`channel buffer is full (${this.#held} of ${this.capacity} events held)`);
+    const sizes = events.map(eventBytes);
+    let total = 0;
+    for (const b of sizes) total += b;
+    if (events.length > this.capacity || total > this.capacityBytes) {
+      // Retrying cannot help: say so (413) instead of a 429 the client would retry forever.
+      throw new PayloadTooLargeError(
+        `${events.length === 1 ? 'the event' : `a batch of ${events.length} events`} (${total} bytes held in memory) is larger than this channel can ever hold ` +
+          `(capacity ${this.capacity} events, capacityBytes ${this.capacityBytes}); send smaller batches or raise the channel's capacity`,
+      );
     }
     const subs = [...this.#subs.values()];
     if (subs.length === 0) return; // Knative's in-memory channel accepts and drops when nobody subscribes.
-    for (const event of events) {
-      const held: Held = { event, remaining: subs.length };
+    // Which subscriptions want each event (a Trigger's filter keeps the others out of its queue).
+    const wanted: SubscriptionState[][] = [];
+    let count = 0;
+    let bytes = 0;
+    const filtered = subs.some((s) => s.spec.accepts !== undefined);
+    for (let i = 0; i < events.length; i++) {
+      const w = filtered ? subs.filter((s) => wants(s, events[i]!)) : subs;
+      wanted.push(w);
+      if (w.length) {
+        count++;
+        bytes += sizes[i]!;
+      }
+    }
+    if (count === 0) return;
+    if (!this.#budget.tryReserve(bytes)) {
+      throw new ChannelFullError(
+        `sluice's in-memory buffers are full (${this.#budget.usedBytes} of ${this.#budget.maxBytes} bytes held across channels, --max-buffered-bytes)`,
+      );
+    }
+    while (this.#held + count > this.capacity || this.#heldBytes + bytes > this.capacityBytes) {
+      if (!this.#shedFromLaggard()) {
+        this.#budget.release(bytes);
+        throw new ChannelFullError(
+          `channel buffer is full (${this.#held} of ${this.capacity} events, ${this.#heldBytes} of ${this.capacityBytes} bytes held; every subscription is behind)`,
+        );
+      }
+    }
+    for (let i = 0; i < events.length; i++) {
+      const w = wanted[i]!;
+      if (!w.length) continue;
+      const held: Held = { event: events[i]!, bytes: sizes[i]!, remaining: w.length };
       this.#held++;
-      for (const s of subs) s.queue.push({ held, attempt: 1 });
+      this.#heldBytes += held.bytes;
+      for (const s of w) {
+        s.queue.push({ held, attempt: 1 });
+        s.bytes += held.bytes;
+      }
     }
     for (const s of subs) this.#pump(s);
+  }
+
+  /**
+   * Makes room by shedding the oldest waiting event of the subscription furthest behind,
+   * if one is further behind than the least-behind subscription. False when no one is.
+   */
+  #shedFromLaggard(): boolean {
+    if (this.#subs.size < 2) return false;
+    let laggard: SubscriptionState | undefined;
+    let least = Infinity;
+    for (const s of this.#subs.values()) {
+      least = Math.min(least, s.bytes);
+      if ((s.queued > 0 || s.retryTimers.size > 0) && (!laggard || s.bytes > laggard.bytes)) laggard = s;
+    }
+    if (!laggard || laggard.bytes <= least) return false;
+    const p = laggard.takeOldestWaiting();
+    if (!p) return false;
+    this.#shed(laggard, p, 'overflow');
+    return true;
   }
 
   async subscribe(spec: ChannelSubscription): Promise<void> {
@@ -121,12 +242,10 @@ export class MemoryChannel implements Channel {
     this.#subs.delete(id);
     s.active = false;
     // Queued and retry-waiting events are released here; in-flight ones when they return.
-    for (const [t, p] of s.retryTimers) {
-      clearTimeout(t);
-      this.#finish(p.held);
-    }
-    s.retryTimers.clear();
-    for (let i = s.head; i < s.queue.length; i++) this.#finish(s.queue[i]!.held);
+    // A deleted subscription's backlog goes with it (as in Knative); a closing channel's
+    // is reported as a shutdown loss.
+    const reason: ShedReason | undefined = s.shuttingDown ? 'shutdown' : undefined;
+    for (let p = s.takeOldestWaiting(); p; p = s.takeOldestWaiting()) this.#shed(s, p, reason);
     s.queue = [];
     s.head = 0;
   }
@@ -134,7 +253,7 @@ export class MemoryChannel implements Channel {
   stats(): ChannelStats {
     const subscriptions: Record<string, SubscriptionStats> = {};
     for (const [id, s] of this.#subs) subscriptions[id] = { backlog: s.backlog, inFlight: s.inFlight };
-    return { depth: this.#held, capacity: this.capacity, subscriptions };
+    return { depth: this.#held, capacity: this.capacity, bytes: this.#heldBytes, capacityBytes: this.capacityBytes, subscriptions };
   }
 
   async close(options: { deadline?: number } = {}): Promise<void> {
@@ -149,15 +268,20 @@ export class MemoryChannel implements Channel {
         });
       });
     }
+    for (const s of this.#subs.values()) s.shuttingDown = true;
     for (const id of [...this.#subs.keys()]) await this.unsubscribe(id);
   }
 
   #pump(s: SubscriptionState): void {
-    while (s.active && s.inFlight < s.spec.maxInFlight) {
-      const p = s.shift();
-      if (!p) return;
+    while (s.active && s.inFlight < s.spec.maxInFlight && s.inFlight < this.#inFlightMax) {
+      const next = s.peek();
+      if (!next) return;
+      // At least one in flight whatever its size, so a large event cannot stall its subscription.
+      if (s.inFlight > 0 && s.inFlightBytes + next.held.bytes > this.#inFlightBytesMax) return;
+      s.shift();
       s.inFlight++;
-      void this.#deliver(s, p);
+      s.inFlightBytes += next.held.bytes;
+      void this.#deliver(s, next);
     }
   }
 
@@ -171,8 +295,10 @@ export class MemoryChannel implements Channel {
       result = { outcome: 'retry', delayMs: 1000 };
     }
     s.inFlight--;
+    s.inFlightBytes -= p.held.bytes;
     if (!s.active) {
-      this.#finish(p.held);
+      // Unfinished when its subscription went away: a loss only when the channel is closing.
+      this.#shed(s, p, result.outcome === 'retry' && s.shuttingDown ? 'shutdown' : undefined);
       return;
     }
     if (result.outcome === 'retry') {
@@ -184,27 +310,67 @@ export class MemoryChannel implements Channel {
       }, Math.max(0, result.delayMs));
       s.retryTimers.set(t, p);
     } else {
-      this.#finish(p.held);
+      this.#finish(s, p.held);
     }
     this.#pump(s);
   }
 
-  #finish(held: Held): void {
-    if (--held.remaining === 0) this.#release();
+  /** Gives `p` up for `s`, telling its onShed why (no reason: a deliberate discard, not a loss). */
+  #shed(s: SubscriptionState, p: Pending, reason: ShedReason | undefined): void {
+    if (reason && s.spec.onShed) {
+      try {
+        s.spec.onShed(p.held.event, reason);
+      } catch {
+        // onShed must not throw; the event is released whatever it did.
+      }
+    }
+    this.#finish(s, p.held);
   }
 
-  #release(): void {
+  #finish(s: SubscriptionState, held: Held): void {
+    s.bytes -= held.bytes;
+    if (--held.remaining === 0) this.#release(held);
+  }
+
+  #release(held: Held): void {
     this.#held--;
+    this.#heldBytes -= held.bytes;
+    this.#budget.release(held.bytes);
     if (this.#held === 0 && this.#drainWaiters.length) {
       for (const w of this.#drainWaiters.splice(0)) w();
     }
   }
 }
 
-/** Factory registered for kind InMemoryChannel; `spec.capacity` overrides the flag default. */
-export function createMemoryChannelFactory(options: { defaultCapacity?: number } = {}): ChannelFactory {
+function wants(s: SubscriptionState, event: SluiceEvent): boolean {
+  const accepts = s.spec.accepts;
+  if (!accepts) return true;
+  try {
+    return accepts(event);
+  } catch {
+    // A filter that fails here is left to the handler, which reports it.
+    return true;
+  }
+}
+
+export interface MemoryChannelFactoryOptions {
+  /** `--channel-capacity`: events a channel holds when its spec sets no `capacity`. */
+  defaultCapacity?: number | undefined;
+  /** Bytes a channel holds when its spec sets no `capacityBytes`. */
+  defaultCapacityBytes?: number | undefined;
+  /** The process-wide byte budget every channel of this factory shares. */
+  budget?: BufferBudget | undefined;
+}
+
+/** Factory registered for kind InMemoryChannel; `spec.capacity`/`spec.capacityBytes` override the defaults. */
+export function createMemoryChannelFactory(options: MemoryChannelFactoryOptions = {}): ChannelFactory {
   return (ctx: ChannelBuildContext) => {
     const cap = ctx.spec.capacity;
-    return new MemoryChannel({ capacity: typeof cap === 'number' ? cap : options.defaultCapacity });
+    const bytes = ctx.spec.capacityBytes;
+    return new MemoryChannel({
+      capacity: typeof cap === 'number' ? cap : options.defaultCapacity,
+      capacityBytes: typeof bytes === 'number' ? bytes : options.defaultCapacityBytes,
+      ...(options.budget ? { budget: options.budget } : {}),
+    });
   };
 }

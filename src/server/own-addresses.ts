@@ -1,0 +1,123 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { LocalDelivery, LocalSink } from '../dispatcher/types.js';
+import { NotFoundError, NotReadyError, httpStatusOf } from '../errors.js';
+import type { AcceptEvents } from './accept-events.js';
+import { IngressTargets, type IngressTarget } from './targets.js';
+
+type TargetMap = 'channels' | 'brokers' | 'displays';
+interface Parsed {
+  readonly map: TargetMap;
+  readonly key: string;
+  readonly what: string;
+}
+
+// Knative addresses a channel by Host: `<name>-kn-channel.<namespace>.svc.cluster.local`.
+const CHANNEL_HOST = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)-kn-channel\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(?:\.cluster\.local)?\.?$/;
+/** Parsed URLs kept; bounded so that a flood of distinct reply URLs cannot grow it without end. */
+const CACHE_MAX = 4096;
+
+/**
+ * Recognises Sluice's own event addresses (its channels, brokers and displays, under its
+ * public URL or its bound ingress address, and Knative's `-kn-channel` host names of its
+ * channels) and stores events there in process, through the same accept path as the
+ * ingress (spans, metrics, inspector tap). Own hops never cross HTTP, so they carry no
+ * credential and pass ingress tokens as what they are: Sluice's own work. Webhook
+ * sources and `/services/...` are not event addresses and stay on HTTP.
+ */
+export class OwnAddresses {
+  readonly #targets: IngressTargets;
+  readonly #bases: () => readonly string[];
+  readonly #accept: AcceptEvents;
+  #cache = new Map<string, Parsed | null>();
+  #basesKey = '';
+
+  constructor(targets: IngressTargets, bases: () => readonly string[], accept: AcceptEvents) {
+    this.#targets = targets;
+    this.#bases = bases;
+    this.#accept = accept;
+  }
+
+  /** For the dispatcher's `local` option. */
+  readonly resolve: LocalDelivery = (url) => {
+    const p = this.#parse(url);
+    return p ? this.#sink(p) : undefined;
+  };
+
+  #sink(p: Parsed): LocalSink {
+    return async (event, headers) => {
+      const target: IngressTarget | undefined = this.#targets[p.map].get(p.key);
+      if (!target) return { statusCode: 404, error: new NotFoundError(`${p.what} not found`) };
+      const notReady = target.notReadyReason();
+      if (notReady) return { statusCode: 503, error: new NotReadyError(`${p.what} is not ready: ${notReady}`) };
+      try {
+        await this.#accept(target, () => [event], headers as IncomingHttpHeaders);
+        return { statusCode: 202 };
+      } catch (err) {
+        return { statusCode: httpStatusOf(err), error: err instanceof Error ? err : new Error(String(err)) };
+      }
+    };
+  }
+
+  #parse(url: string): Parsed | undefined {
+    const bases = this.#bases();
+    const key = bases.join(' ');
+    if (key !== this.#basesKey) {
+      // The public URL is known only once the port is bound: what was foreign may be own now.
+      this.#cache.clear();
+      this.#basesKey = key;
+    }
+    let hit = this.#cache.get(url);
+    if (hit === undefined) {
+      hit = parseOwn(url, bases) ?? null;
+      if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
+      this.#cache.set(url, hit);
+    }
+    return hit ?? undefined;
+  }
+}
+
+function parseOwn(url: string, bases: readonly string[]): Parsed | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const hm = CHANNEL_HOST.exec(u.hostname.toLowerCase());
+  if (hm) {
+    const k = IngressTargets.key(hm[3]!, hm[1]!);
+    return { map: 'channels', key: k, what: `channel ${k}` };
+  }
+  for (const base of bases) {
+    if (!base) continue;
+    let b: URL;
+    try {
+      b = new URL(base);
+    } catch {
+      continue;
+    }
+    if (b.origin !== u.origin) continue;
+    const prefix = b.pathname.replace(/\/+$/, '');
+    if (prefix && u.pathname !== prefix && !u.pathname.startsWith(prefix + '/')) continue;
+    const parts = u.pathname.slice(prefix.length).split('/').filter((p) => p.length > 0).map(safeDecode);
+    if (parts.length === 3 && parts[0] === 'channels') return own('channels', parts[1]!, parts[2]!, 'channel');
+    if (parts.length === 3 && parts[0] === 'display') return own('displays', parts[1]!, parts[2]!, 'event display');
+    // As the ingress routes: any two parts are a broker (`/sources/..` and `/services/..` have three or more).
+    if (parts.length === 2) return own('brokers', parts[0]!, parts[1]!, 'broker');
+    return undefined;
+  }
+  return undefined;
+}
+
+function own(map: TargetMap, namespace: string, name: string, what: string): Parsed {
+  const key = IngressTargets.key(namespace, name);
+  return { map, key, what: `${what} ${key}` };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
