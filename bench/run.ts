@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every benchmark against a baseline measured in the same run.
- * Usage: npm run bench [-- channel ...] (default: all). Results go to bench/results/.
+ * Usage: npm run bench [-- channel ...] (default: all but soak). Results go to bench/results/.
+ * `npm run bench -- soak [--duration 60] [--channels memory,nats,redis] [--rate 500]`: see bench/soak.ts.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { benchChannel } from './channel.js';
@@ -8,6 +9,8 @@ import { benchDurableChannels } from './channels-durable.js';
 import { benchFilters } from './filters.js';
 import { benchActivator } from './activator.js';
 import { benchBroker } from './broker.js';
+import { benchSoak, soakOptionsFromArgs } from './soak.js';
+import { benchMemoryBound } from './memory-bound.js';
 
 type Bench = () => Promise<Record<string, unknown>>;
 const benches: Record<string, Bench> = {
@@ -16,10 +19,16 @@ const benches: Record<string, Bench> = {
   filters: () => benchFilters({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
   activator: () => benchActivator({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
   broker: () => benchBroker({ seconds: Number(process.env.BENCH_SECONDS ?? 5), rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
+  'memory-bound': () => benchMemoryBound({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
+  soak: () => benchSoak(soakOptionsFromArgs(process.argv.slice(2))),
 };
+/** Minutes long and not a comparison with a baseline: run only when named. */
+const onlyWhenNamed = new Set(['soak']);
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const names = wanted.length ? wanted : Object.keys(benches);
+// Names are the arguments that are neither flags nor a flag's value (`--duration 20`).
+const argv = process.argv.slice(2);
+const wanted = argv.filter((a, i) => !a.startsWith('-') && !(i > 0 && argv[i - 1]!.startsWith('--') && !argv[i - 1]!.includes('=')));
+const names = wanted.length ? wanted : Object.keys(benches).filter((n) => !onlyWhenNamed.has(n));
 mkdirSync('bench/results', { recursive: true });
 for (const name of names) {
   const bench = benches[name];

@@ -2,6 +2,7 @@
 // with undici to the sink and answers with the sink's status: the two HTTP hops alone.
 import Fastify from 'fastify';
 import { Pool } from 'undici';
+import { URL } from 'node:url';
 
 const [port, sinkUrl] = [Number(process.argv[2]), process.argv[3]];
 const pool = new Pool(new URL(sinkUrl).origin, { connections: 100 });
