@@ -43,7 +43,7 @@ ${filter}
 `;
 }
 
-function config(sinkUrl: string): string {
+function config(sinkUrl: string, replierUrl: string): string {
   const matching = '  filters: [{exact: {type: bench.event}}]';
   let yaml = `apiVersion: messaging.knative.dev/v1
 kind: InMemoryChannel
@@ -66,7 +66,7 @@ data:
     kind: InMemoryChannel
     spec: {capacity: 200000}
 `;
-  for (const b of ['one', 'fifty']) {
+  for (const b of ['one', 'fifty', 'chain']) {
     yaml += `---
 apiVersion: eventing.knative.dev/v1
 kind: Broker
@@ -78,6 +78,9 @@ spec:
   yaml += trigger('one-match', 'one', sinkUrl, matching);
   // The matching Trigger sits in the middle of the 50.
   for (let i = 0; i < 50; i++) yaml += trigger(`fifty-${i}`, 'fifty', sinkUrl, i === 25 ? matching : nonMatchingFilter(i));
+  // A reply chain: the subscriber's reply re-enters the broker and meets the second Trigger.
+  yaml += trigger('chain-ask', 'chain', replierUrl, matching);
+  yaml += trigger('chain-answer', 'chain', sinkUrl, '  filters: [{exact: {type: bench.reply}}]');
   return yaml;
 }
 
@@ -88,8 +91,10 @@ export async function benchBroker(options: { seconds?: number; rounds?: number; 
   const sinkPort = await freePort();
   const sink = await spawnNode(['bench/lib/counting-sink.mjs', String(sinkPort)], 'sink ready');
   const sinkUrl = `http://127.0.0.1:${sinkPort}/`;
+  const replierPort = await freePort();
+  const replier = await spawnNode(['bench/lib/reply-sink.mjs', String(replierPort)], 'replier ready');
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-broker-'));
-  writeFileSync(join(dir, 'bench.yaml'), config(sinkUrl));
+  writeFileSync(join(dir, 'bench.yaml'), config(sinkUrl, `http://127.0.0.1:${replierPort}/`));
   const port = await freePort();
   const adminPort = await freePort();
   const sluice = await spawnUntil(
@@ -97,14 +102,16 @@ export async function benchBroker(options: { seconds?: number; rounds?: number; 
     async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok,
   ).catch(async (err) => {
     await stop(sink);
+    await stop(replier);
     throw err;
   });
   const paths = {
     channel: `http://127.0.0.1:${port}/channels/default/bench`,
     broker1: `http://127.0.0.1:${port}/default/one`,
     broker50: `http://127.0.0.1:${port}/default/fifty`,
+    brokerReply: `http://127.0.0.1:${port}/default/chain`,
   };
-  const runs: Record<keyof typeof paths, LoadResult[]> = { channel: [], broker1: [], broker50: [] };
+  const runs: Record<keyof typeof paths, LoadResult[]> = { channel: [], broker1: [], broker50: [], brokerReply: [] };
   try {
     for (const url of Object.values(paths)) await load(url, sinkUrl, 1, connections); // warm-up, not counted
     for (let i = 0; i < rounds; i++) {
@@ -113,6 +120,7 @@ export async function benchBroker(options: { seconds?: number; rounds?: number; 
   } finally {
     await stop(sluice);
     await stop(sink);
+    await stop(replier);
     rmSync(dir, { recursive: true, force: true });
   }
   const m = (rs: LoadResult[], k: keyof LoadResult) => median(rs.map((r) => r[k]));
@@ -129,6 +137,7 @@ export async function benchBroker(options: { seconds?: number; rounds?: number; 
   const channel = summarize(runs.channel);
   const broker1 = summarize(runs.broker1);
   const broker50 = summarize(runs.broker50);
+  const brokerReply = summarize(runs.brokerReply);
   return {
     name: 'broker-1-and-50-triggers-vs-channel',
     seconds,
@@ -137,10 +146,13 @@ export async function benchBroker(options: { seconds?: number; rounds?: number; 
     channel,
     broker1,
     broker50,
+    brokerReply,
     ratio1: broker1.rps / channel.rps,
     ratio50: broker50.rps / channel.rps,
     ratioDelivered1: broker1.deliveredPerSec / channel.deliveredPerSec,
     ratioDelivered50: broker50.deliveredPerSec / channel.deliveredPerSec,
+    /** Replies delivered per second through a Trigger -> replier -> broker -> Trigger chain, against the 1-Trigger broker. */
+    ratioReplyChain: brokerReply.deliveredPerSec / broker1.deliveredPerSec,
     runs,
   };
 }

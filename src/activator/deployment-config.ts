@@ -1,4 +1,5 @@
 import { ResourceValidationError } from '../errors.js';
+import { nsKey } from '../resources/types.js';
 import { parseAutoscaling } from './autoscale-config.js';
 import type { ServiceConfig } from './service-spec.js';
 
@@ -19,7 +20,7 @@ export function deploymentServiceConfig(args: {
   return {
     namespace: args.namespace,
     name: args.name,
-    key: `${args.namespace}/${args.name}`,
+    key: nsKey(args.namespace, args.name),
     containerConcurrency: args.containerConcurrency ?? 0,
     requestTimeoutMs: 300_000,
     container: { command: [], args: [], env: {}, containerPort: args.containerPort ?? 8080, readinessProbe: { kind: 'tcp', timeoutMs: 1000 } },

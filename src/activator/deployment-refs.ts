@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import type { ResolvedDestination } from '../runtime/addressing.js';
 import { DestinationError } from '../runtime/addressing.js';
-import type { KReference } from '../resources/types.js';
+import { nsKey, type KReference } from '../resources/types.js';
 import { Activator } from './activator.js';
 import { deploymentServiceConfig } from './deployment-config.js';
 import { KubeDeploymentScaler, type DeploymentApi } from './kube-scaler.js';
@@ -53,7 +53,7 @@ export class DeploymentRefs {
   /** A RefResolver for kind `Deployment`. */
   readonly resolve = (ref: Ref): ResolvedDestination => {
     if (!ref.apiVersion.startsWith('apps/')) throw new DestinationError(`Deployment ${ref.namespace}/${ref.name}: apiVersion must be apps/v1, not ${ref.apiVersion}`);
-    const key = `${ref.namespace}/${ref.name}`;
+    const key = nsKey(ref.namespace, ref.name);
     const api = this.#kube();
     let adopted = this.#adopted.get(key);
     if (!adopted) {
@@ -100,7 +100,7 @@ export class DeploymentRefs {
    * API errors in the status.
    */
   async #adopt(api: DeploymentApi, namespace: string, name: string): Promise<void> {
-    const key = `${namespace}/${name}`;
+    const key = nsKey(namespace, name);
     let annotations: Record<string, string> = {};
     try {
       const dep = await api.readNamespacedDeployment({ name, namespace });

@@ -2,6 +2,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { spawnSupervised, type SpawnSupervised, type SupervisedProcess } from '../process/index.js';
 import { InvalidOptionError, ServiceUnavailableError } from '../errors.js';
+import { nextBackoffMs } from '../subscriptions/retry-backoff.js';
 import type { ServiceConfig } from './service-spec.js';
 import type { Endpoint, Scaler, ScalerListener, ScalerStatus } from './scaler.js';
 import { freePort, probeOnce } from './readiness-probe.js';
@@ -223,7 +224,7 @@ export class ProcessScaler implements Scaler {
   #failed(message: string, wasReady: boolean): void {
     this.#lastError = message;
     this.#failStreak = wasReady ? 0 : this.#failStreak + 1;
-    const delay = this.#failStreak === 0 ? 0 : Math.min(100 * 2 ** (this.#failStreak - 1), 10_000);
+    const delay = this.#failStreak === 0 ? 0 : nextBackoffMs(this.#failStreak - 1, { initialMs: 100, maxMs: 10_000 });
     this.#log.warn({ restartInMs: delay }, message);
     if (delay === 0) return this.#reconcile();
     clearTimeout(this.#restartTimer);

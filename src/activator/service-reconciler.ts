@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { Agent } from 'undici';
 import { NotReadyError, ResourceValidationError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import type { LoadedResource, Resource } from '../resources/types.js';
+import { nsKey, type LoadedResource, type Resource } from '../resources/types.js';
 import { DestinationError } from '../runtime/addressing.js';
 import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
 import { sendError } from '../server/reply-error.js';
@@ -76,7 +76,7 @@ export class ServiceReconciler implements Reconciler {
     const desired = new Set<string>();
     for (const item of runtime.list<ServiceSpec>(SERVICE_KIND)) {
       if (!item.resource.apiVersion.startsWith(SERVING_GROUP)) continue;
-      const key = `${item.resource.metadata.namespace}/${item.resource.metadata.name}`;
+      const key = nsKey(item.resource.metadata.namespace, item.resource.metadata.name);
       desired.add(key);
       await this.#apply(key, item as LoadedResource<unknown>);
     }
@@ -103,7 +103,7 @@ export class ServiceReconciler implements Reconciler {
   #attach(runtime: SluiceRuntime): void {
     this.#runtime = runtime;
     runtime.addresses.register(SERVICE_KIND, (ref) => {
-      const key = `${ref.namespace}/${ref.name}`;
+      const key = nsKey(ref.namespace, ref.name);
       if (!ref.apiVersion.startsWith(SERVING_GROUP)) {
         throw new DestinationError(`${ref.kind} ${key}: only serving.knative.dev/v1 Services are addressable (a Kubernetes core Service is not; use uri)`);
       }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ResourceValidationError, type ResourceIssue, type ResourceOrigin } from '../errors.js';
-import type { Resource } from '../resources/types.js';
+import { nsKey, type Resource } from '../resources/types.js';
 import { parseAutoscaling, type AutoscaleConfig } from './autoscale-config.js';
 
 // `serving.knative.dev/v1` Service, the parts Sluice runs: one container, its command,
@@ -184,7 +184,7 @@ export function serviceConfigFrom(resource: Resource<unknown>, mode: ServiceMode
   return {
     namespace: meta.namespace,
     name: meta.name,
-    key: `${meta.namespace}/${meta.name}`,
+    key: nsKey(meta.namespace, meta.name),
     containerConcurrency: spec.template.spec.containerConcurrency ?? 0,
     requestTimeoutMs: (spec.template.spec.timeoutSeconds ?? 300) * 1000,
     container: {

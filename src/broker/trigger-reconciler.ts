@@ -1,22 +1,21 @@
 import type { Logger } from 'pino';
-import type { Channel, ChannelSubscription } from '../channels/channel.js';
 import type { DeliveryTarget } from '../dispatcher/index.js';
 import type { Resource, ResourceStatus } from '../resources/types.js';
 import { DestinationError, type ResolvedDestination } from '../runtime/addressing.js';
 import { loopAllowed, loopMessage, LoopReporter, triggerSelfLoop } from '../runtime/loop-guard.js';
 import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
-import { IngressTargets } from '../server/targets.js';
+import { nsKey } from '../resources/types.js';
 import { resolveDeliveryPolicy, type DeliveryPolicy } from '../subscriptions/index.js';
 import type { BrokerInstance, BrokerReconciler } from './broker-reconciler.js';
 import { BROKER_KIND, TRIGGER_KIND, type TriggerSpec } from './broker-kinds.js';
 import { compileTriggerFilter, FilterError, type CompiledFilter } from './filters/index.js';
-import { triggerDelivery, triggerReplyPreparer } from './trigger-handler.js';
+import { triggerReplyPreparer } from './trigger-reply.js';
+import { deliveryView } from './broker-ttl.js';
+import { SubscriptionManager } from '../subscriptions/subscription-manager.js';
 
-interface TriggerInstance {
-  readonly brokerKey: string;
-  readonly channel: Channel;
-  readonly specKey: string;
+/** A Trigger's filter, compiled once per definition. */
+interface CompiledTriggerFilter {
   readonly filterKey: string;
   readonly filter: CompiledFilter;
 }
@@ -41,7 +40,9 @@ class TriggerNotReady extends Error {
 export class TriggerReconciler implements Reconciler {
   readonly phase = 'consumer' as const;
   readonly #brokers: BrokerReconciler;
-  #instances = new Map<string, TriggerInstance>();
+  #filters = new Map<string, CompiledTriggerFilter>();
+  /** Each Trigger is a subscription on its broker's channel whose handler filters first. */
+  #subscriptions: SubscriptionManager<DeliveryTarget> | undefined;
   #log: Logger | undefined;
   #loops = new LoopReporter(() => this.#log!);
 
@@ -60,12 +61,12 @@ export class TriggerReconciler implements Reconciler {
   async #reconcileTriggers(runtime: SluiceRuntime): Promise<void> {
     const log = (this.#log ??= runtime.options.logger.child({ component: 'trigger' }));
     const brokerResources = new Map<string, Resource<unknown>>();
-    for (const { resource } of runtime.list(BROKER_KIND)) brokerResources.set(IngressTargets.key(resource.metadata.namespace, resource.metadata.name), resource);
+    for (const { resource } of runtime.list(BROKER_KIND)) brokerResources.set(nsKey(resource.metadata.namespace, resource.metadata.name), resource);
     const desired = new Set<string>();
     for (const { resource } of runtime.list<TriggerSpec>(TRIGGER_KIND)) {
       const { namespace, name } = resource.metadata;
-      const key = IngressTargets.key(namespace, name);
-      const brokerKey = IngressTargets.key(namespace, resource.spec.broker);
+      const key = nsKey(namespace, name);
+      const brokerKey = nsKey(namespace, resource.spec.broker);
       const broker = this.#brokers.instances.get(brokerKey);
       if (!broker) {
         const exists = brokerResources.has(brokerKey);
@@ -87,21 +88,28 @@ export class TriggerReconciler implements Reconciler {
       }
     }
     this.#loops.sweep();
-    for (const [key, inst] of this.#instances) {
-      if (desired.has(key)) continue;
-      this.#instances.delete(key);
-      await this.#unsubscribe(inst, key, log);
-    }
+    for (const key of this.#filters.keys()) if (!desired.has(key)) this.#filters.delete(key);
+    await this.#subscriptionManager(runtime, log).retain(desired);
+  }
+
+  #subscriptionManager(runtime: SluiceRuntime, log: Logger): SubscriptionManager<DeliveryTarget> {
+    return (this.#subscriptions ??= new SubscriptionManager({
+      handlers: runtime.options.dispatcher,
+      logger: log,
+      maxInFlight: runtime.options.maxInFlightPerSubscription,
+      // A deleted or replaced broker's channel is closing: it drops its subscriptions itself.
+      isRetired: (c) => this.#brokers.isRetired(c),
+    }));
   }
 
   /** Subscribes (or re-subscribes) one Trigger; returns its Ready status or throws TriggerNotReady. */
   async #wire(runtime: SluiceRuntime, r: Resource<TriggerSpec>, key: string, broker: BrokerInstance, log: Logger): Promise<ResourceStatus> {
     const ns = r.metadata.namespace;
-    const existing = this.#instances.get(key);
+    const cached = this.#filters.get(key);
     const filterKey = JSON.stringify([r.spec.filter ?? null, r.spec.filters ?? null]);
     let filter: CompiledFilter;
-    if (existing && existing.filterKey === filterKey) {
-      filter = existing.filter;
+    if (cached && cached.filterKey === filterKey) {
+      filter = cached.filter;
     } else {
       try {
         filter = compileTriggerFilter({ filter: r.spec.filter, filters: r.spec.filters });
@@ -126,46 +134,33 @@ export class TriggerReconciler implements Reconciler {
     } catch (err) {
       throw new TriggerNotReady('InvalidDelivery', (err as Error).message);
     }
-    const specKey = JSON.stringify([broker.generation, subscriber.url, replyUri, dls?.url, policy, filterKey]);
-    if (!existing || existing.specKey !== specKey || existing.channel !== broker.channel) {
-      const target: DeliveryTarget = {
-        namespace: ns,
-        resource: broker.name,
-        subscription: r.metadata.name,
-        subscriberUri: subscriber.url,
-        ...(subscriber.endpoint ? { endpoint: subscriber.endpoint } : {}),
-        replyUri,
-        ...(dls ? { deadLetterUri: dls.url } : {}),
-        policy,
-        prepareReply: triggerReplyPreparer({ namespace_name: ns, resource: broker.name }, r.metadata.name, runtime.options.metrics, log),
-      };
-      let sub: ChannelSubscription;
-      try {
-        sub = {
-          id: key,
-          maxInFlight: runtime.options.maxInFlightPerSubscription,
-          maxAttempts: policy.retry + 1,
-          ...triggerDelivery(filter, runtime.options.dispatcher, target),
-        };
-        await broker.channel.subscribe(sub);
-      } catch (err) {
-        throw new TriggerNotReady('SubscribeFailed', (err as Error).message);
-      }
-      // Moved to another broker: leave the old one. A broker whose channel was replaced
-      // keeps the old subscription until that channel has drained and closed.
-      if (existing && existing.brokerKey !== IngressTargets.key(ns, r.spec.broker)) await this.#unsubscribe(existing, key, log);
-      this.#instances.set(key, { brokerKey: IngressTargets.key(ns, r.spec.broker), channel: broker.channel, specKey, filterKey, filter });
+    const target: DeliveryTarget = {
+      namespace: ns,
+      resource: broker.name,
+      subscription: r.metadata.name,
+      subscriberUri: subscriber.url,
+      ...(subscriber.endpoint ? { endpoint: subscriber.endpoint } : {}),
+      replyUri,
+      ...(dls ? { deadLetterUri: dls.url } : {}),
+      policy,
+      prepareReply: triggerReplyPreparer({ namespace_name: ns, resource: broker.name }, r.metadata.name, runtime.options.metrics, log),
+    };
+    try {
+      await this.#subscriptionManager(runtime, log).ensure(key, {
+        channelKey: nsKey(ns, r.spec.broker),
+        channel: broker.channel,
+        target,
+        // Knative's filter sees, and the subscriber gets, the event without the broker's TTL.
+        filter: { key: filterKey, accepts: filter, view: deliveryView },
+      });
+    } catch (err) {
+      throw new TriggerNotReady('SubscribeFailed', (err as Error).message);
     }
+    this.#filters.set(key, { filterKey, filter });
     const extra = { subscriberUri: subscriber.url, ...(dls ? { deadLetterSinkUri: dls.url } : {}) };
     const brokerNotReady = broker.ingress.notReadyReason();
     if (brokerNotReady) return readyStatus(false, 'BrokerNotReady', `Broker ${JSON.stringify(broker.name)} is not ready: ${brokerNotReady}`, extra);
     return readyStatus(true, 'TriggerReady', undefined, extra);
-  }
-
-  async #unsubscribe(inst: TriggerInstance, key: string, log: Logger): Promise<void> {
-    // A deleted or replaced broker's channel is closing: it drops its subscriptions itself.
-    if (this.#brokers.isRetired(inst.channel)) return;
-    await inst.channel.unsubscribe(key, { purge: true }).catch((err: unknown) => log.warn({ err, trigger: key }, 'unsubscribe failed'));
   }
 }
 

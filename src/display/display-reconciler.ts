@@ -1,6 +1,6 @@
+import { nsKey } from '../resources/types.js';
 import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
-import { IngressTargets } from '../server/targets.js';
 import { EventDisplay } from './event-display.js';
 
 export const EVENT_DISPLAY_KIND = 'EventDisplay';
@@ -15,13 +15,13 @@ export class EventDisplayReconciler implements Reconciler {
     const { targets, logger } = runtime.options;
     const url = (ns: string, name: string) => `${runtime.options.publicUrl}/display/${ns}/${name}`;
     if (!this.#registered) {
-      runtime.addresses.register(EVENT_DISPLAY_KIND, (ref) => (this.displays.has(IngressTargets.key(ref.namespace, ref.name)) ? { url: url(ref.namespace, ref.name) } : undefined));
+      runtime.addresses.register(EVENT_DISPLAY_KIND, (ref) => (this.displays.has(nsKey(ref.namespace, ref.name)) ? { url: url(ref.namespace, ref.name) } : undefined));
       this.#registered = true;
     }
     const desired = new Set<string>();
     for (const { resource } of runtime.list<{ maxEvents?: number }>(EVENT_DISPLAY_KIND)) {
       const { namespace, name } = resource.metadata;
-      const key = IngressTargets.key(namespace, name);
+      const key = nsKey(namespace, name);
       desired.add(key);
       const max = resource.spec.maxEvents ?? 100;
       let d = this.displays.get(key);

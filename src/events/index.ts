@@ -1,4 +1,5 @@
-// CloudEvents codec: HTTP binary/structured/batch modes, validation, SDK bridge.
+// CloudEvents codec: HTTP binary/structured/batch modes, validation. The SDK bridge
+// (sdk-bridge.ts) is public API only (src/index.ts): the core never loads the SDK.
 export * from './types.js';
 export { parseHttpEvents, parseHttpResponseEvent } from './parse-http.js';
 export { toBinaryHttp, type HttpHeaders } from './binary.js';
@@ -12,7 +13,6 @@ export {
 } from './attributes.js';
 export { encodeHeaderValue, decodeHeaderValue } from './percent-encoding.js';
 export { isJsonMediaType, isTextMediaType, mediaTypeOf } from './media-type.js';
-export { toCloudEvent, fromCloudEvent } from './sdk-bridge.js';
 
 /** Content types of the structured and batch JSON formats. */
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json; charset=utf-8';

@@ -1,7 +1,5 @@
-// The resource model: Knative-shaped YAML in, validated resources out, and the store
-// the reconcilers watch.
+// The resource model: Knative-shaped YAML in, validated resources out.
 export type {
-  ApplyOutcome,
   ChannelSpec,
   ChannelTemplate,
   Condition,
@@ -12,13 +10,11 @@ export type {
   LoadResult,
   ObjectMeta,
   Resource,
-  ResourceEvent,
   ResourceStatus,
-  SecretEvent,
   SecretResource,
   SubscriptionSpec,
 } from './types.js';
-export { nsName } from './types.js';
+export { nsKey } from './types.js';
 export {
   defaultDestinationNamespace,
   deliverySpecSchema,
@@ -36,6 +32,5 @@ export { channelKind, createCoreKinds, DEFAULT_CHANNEL_TEMPLATE, inMemoryChannel
 export { isSecretResource, secretKind, toSecretResource, type SecretContent } from './secret-kind.js';
 export { kindContext, validateResourceObject, type ResourceLoadOptions, type ValidatedObject } from './validate-resource.js';
 export { loadResources, parseResourcesText } from './load-resources.js';
-export { ResourceStore, type ApplyAllSummary, type ResourceStoreOptions } from './resource-store.js';
 export { isReady, readyCondition, readyStatus } from './status.js';
 export { describeValue, formatPath, parseWith, translateZodIssues, type PathSegment } from './zod-issues.js';

@@ -107,24 +107,7 @@ export interface LoadResult {
   errors: ResourceValidationError[];
 }
 
-/** What `ResourceStore.apply` did. */
-export type ApplyOutcome = 'created' | 'updated' | 'unchanged';
-
-/** A change in the store, as `ResourceStore.watch` listeners receive it. */
-export interface ResourceEvent {
-  type: 'added' | 'updated' | 'deleted';
-  /** The resource after the change (for `deleted`: as it was). Frozen: copy before changing. */
-  resource: Resource;
-  origin?: ResourceOrigin;
-}
-
-/** A change of a Secret in the store (`ResourceStore.watchSecrets`). */
-export interface SecretEvent {
-  type: 'added' | 'updated' | 'deleted';
-  secret: SecretResource;
-}
-
-/** `namespace/name` key used everywhere a resource is named. */
-export function nsName(meta: { namespace?: string; name: string }): string {
-  return `${meta.namespace ?? 'default'}/${meta.name}`;
+/** The `namespace/name` key that names a resource within its kind, in every map and message. */
+export function nsKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
 }

@@ -3,7 +3,7 @@ import { objectMetaSchema } from './common-schemas.js';
 import { createCoreKinds, DEFAULT_CHANNEL_TEMPLATE } from './core-kinds.js';
 import { apiGroup, type KindContext, type KindDefinition, type ResourceKindRegistry } from './kind-registry.js';
 import { isSecretResource, toSecretResource } from './secret-kind.js';
-import type { ChannelTemplate, LoadedResource, ObjectMeta, Resource, SecretResource } from './types.js';
+import { nsKey, type ChannelTemplate, type LoadedResource, type ObjectMeta, type Resource, type SecretResource } from './types.js';
 import { describeValue, formatPath, parseWith } from './zod-issues.js';
 
 export interface ResourceLoadOptions {
@@ -81,7 +81,7 @@ function contentOf(obj: Record<string, unknown>, def: KindDefinition, issues: Re
 function nameOf(metadata: unknown): string | undefined {
   if (!isMapping(metadata) || typeof metadata.name !== 'string' || !metadata.name) return undefined;
   const ns = typeof metadata.namespace === 'string' && metadata.namespace ? metadata.namespace : 'default';
-  return `${ns}/${metadata.name}`;
+  return nsKey(ns, metadata.name);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ObjectMeta } from '../resources/types.js';
+import { nsKey, type ObjectMeta } from '../resources/types.js';
 
 /**
  * Set to `"true"` on a Trigger or Subscription whose subscriber (or reply) is meant to be
@@ -151,7 +151,7 @@ export function channelCycles(edges: readonly ChannelEdge[], bases: readonly str
     for (const url of e.urls) {
       const at = ingressAddressOf(url, bases);
       if (at?.kind !== 'channel') continue;
-      const to = `${at.namespace}/${at.name}`;
+      const to = nsKey(at.namespace, at.name);
       if (to === e.from) continue;
       const list = next.get(e.from) ?? [];
       list.push({ to, subscription: e.subscription });

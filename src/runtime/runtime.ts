@@ -1,11 +1,14 @@
 import type { Logger } from 'pino';
-import type { Channel, ChannelSubscription } from '../channels/channel.js';
+import type { Channel } from '../channels/channel.js';
+import { ChannelManager } from '../channels/channel-manager.js';
+import { SubscriptionManager } from '../subscriptions/subscription-manager.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { Dispatcher, DeliveryTarget } from '../dispatcher/index.js';
 import type { SluiceEvent } from '../events/types.js';
 import type { ResourceValidationError } from '../errors.js';
 import type { ChannelStatsEntry, Metrics } from '../observability/metrics.js';
 import type { ChannelTemplate, LoadedResource, Resource, ResourceStatus, SecretResource, SubscriptionSpec } from '../resources/types.js';
+import { nsKey } from '../resources/types.js';
 import type { AdminRuntime, ResourceView } from '../server/admin.js';
 import { IngressTargets, type IngressTarget } from '../server/targets.js';
 import type { DeliverySpec } from '../subscriptions/delivery-spec.js';
@@ -31,20 +34,12 @@ export interface RuntimeOptions {
   drainOnReplaceMs?: number;
 }
 
+/** A channel resource as the runtime runs it: the managed channel plus what the resource says. */
 interface ChannelInstance {
-  resourceKind: string;
-  backendKind: string;
-  specKey: string;
-  channel: Channel;
+  readonly resourceKind: string;
+  readonly backendKind: string;
+  readonly channel: Channel;
   delivery: DeliverySpec | undefined;
-  /** Bumped when the channel object is replaced, so subscriptions re-subscribe. */
-  generation: number;
-}
-
-interface SubscriptionInstance {
-  channelKey: string;
-  channel: Channel;
-  specKey: string;
 }
 
 /**
@@ -83,10 +78,12 @@ export class SluiceRuntime implements AdminRuntime {
   #secrets = new Map<string, SecretResource>();
   #status = new Map<string, ResourceStatus>();
   #channels = new Map<string, ChannelInstance>();
-  #subscriptions = new Map<string, SubscriptionInstance>();
+  /** Creates, replaces, drains and destroys the channels of Channel resources. */
+  readonly #channelManager: ChannelManager;
+  /** Subscribes, re-subscribes and unsubscribes Subscriptions on those channels. */
+  readonly #subscriptionManager: SubscriptionManager<DeliveryTarget>;
   #chain: Promise<void> = Promise.resolve();
   #reconciled = false;
-  #generation = 0;
   #closing = false;
   #reconcilers: Reconciler[] = [];
   #loops = new LoopReporter(() => this.#log);
@@ -99,8 +96,15 @@ export class SluiceRuntime implements AdminRuntime {
   constructor(options: RuntimeOptions) {
     this.#o = { maxInFlightPerSubscription: 100, drainOnReplaceMs: 5000, ...options };
     this.#log = options.logger.child({ component: 'runtime' });
+    this.#channelManager = new ChannelManager({ registry: options.channelRegistry, logger: this.#log, drainMs: this.#o.drainOnReplaceMs });
+    this.#subscriptionManager = new SubscriptionManager({
+      handlers: options.dispatcher,
+      logger: this.#log,
+      maxInFlight: this.#o.maxInFlightPerSubscription,
+      isRetired: (c) => this.#channelManager.isRetired(c),
+    });
     const channelAddress = (ref: { namespace: string; name: string; kind: string }) => {
-      const inst = this.#channels.get(`${ref.namespace}/${ref.name}`);
+      const inst = this.#channels.get(nsKey(ref.namespace, ref.name));
       if (!inst || inst.resourceKind !== ref.kind) return undefined;
       return { url: this.channelUrl(ref.namespace, ref.name) };
     };
@@ -108,7 +112,7 @@ export class SluiceRuntime implements AdminRuntime {
     for (const kind of options.channelRegistry.kinds()) this.addresses.register(kind, channelAddress);
     options.metrics.observeChannels(() => this.channelStats());
     options.targets.authorize = (target, headers) => {
-      const kind = target.kind === 'broker' ? 'Broker' : target.kind === 'channel' ? this.#channels.get(`${target.namespace}/${target.name}`)?.resourceKind : undefined;
+      const kind = target.kind === 'broker' ? 'Broker' : target.kind === 'channel' ? this.#channels.get(nsKey(target.namespace, target.name))?.resourceKind : undefined;
       if (!kind) return undefined;
       const r = this.#resources.get(SluiceRuntime.key(kind, target.namespace, target.name));
       return checkIngressToken(r?.resource.metadata, (ns, n) => this.getSecret(ns, n), headers);
@@ -131,7 +135,7 @@ export class SluiceRuntime implements AdminRuntime {
   /** Adds or replaces resources, then reconciles. */
   async apply(items: readonly LoadedResource[], secrets: readonly SecretResource[] = []): Promise<void> {
     for (const s of secrets) {
-      const key = `${s.metadata.namespace}/${s.metadata.name}`;
+      const key = nsKey(s.metadata.namespace, s.metadata.name);
       const created = this.#secrets.get(key)?.metadata.creationTimestamp ?? s.metadata.creationTimestamp ?? new Date().toISOString();
       this.#secrets.set(key, { ...s, metadata: { ...s.metadata, creationTimestamp: created } });
     }
@@ -160,7 +164,7 @@ export class SluiceRuntime implements AdminRuntime {
   async delete(kind: string, namespace: string, name: string): Promise<boolean> {
     const key = SluiceRuntime.key(kind, namespace, name);
     // A Secret shares no key space with resources: deleting a missing Channel `x` must not delete Secret `x`.
-    const existed = kind === 'Secret' ? this.#secrets.delete(`${namespace}/${name}`) : this.#resources.delete(key) || this.#invalid.delete(key);
+    const existed = kind === 'Secret' ? this.#secrets.delete(nsKey(namespace, name)) : this.#resources.delete(key) || this.#invalid.delete(key);
     this.#status.delete(key);
     await this.reconcile();
     return existed;
@@ -174,7 +178,7 @@ export class SluiceRuntime implements AdminRuntime {
     let existed = 0;
     for (const { kind, namespace, name } of items) {
       const key = SluiceRuntime.key(kind, namespace, name);
-      if (kind === 'Secret' ? this.#secrets.delete(`${namespace}/${name}`) : this.#resources.delete(key) || this.#invalid.delete(key)) existed++;
+      if (kind === 'Secret' ? this.#secrets.delete(nsKey(namespace, name)) : this.#resources.delete(key) || this.#invalid.delete(key)) existed++;
       this.#status.delete(key);
     }
     if (items.length) await this.reconcile();
@@ -182,7 +186,7 @@ export class SluiceRuntime implements AdminRuntime {
   }
 
   getSecret(namespace: string, name: string): SecretResource | undefined {
-    return this.#secrets.get(`${namespace}/${name}`);
+    return this.#secrets.get(nsKey(namespace, name));
   }
 
   listSecrets(): SecretResource[] {
@@ -253,50 +257,36 @@ export class SluiceRuntime implements AdminRuntime {
     for (const { resource: r } of this.#resources.values()) {
       if (!this.#isChannelKind(r.kind)) continue;
       const { namespace, name } = r.metadata;
-      const key = `${namespace}/${name}`;
+      const key = nsKey(namespace, name);
       const existing = this.#channels.get(key);
       if (existing && existing.resourceKind !== r.kind) {
         this.setStatus(r, readyStatus(false, 'AddressInUse', `${existing.resourceKind} ${key} already uses this channel address`));
         continue;
       }
-      desired.add(key);
       const { backendKind, spec } = this.#channelBackend(r);
-      const factory = this.#o.channelRegistry.get(backendKind);
-      if (!factory) {
-        this.setStatus(r, readyStatus(false, 'UnsupportedChannelKind', `channel kind ${backendKind} is not available; available: ${this.#o.channelRegistry.kinds().join(', ')}`));
-        desired.delete(key);
+      const res = this.#channelManager.ensure(key, { namespace, name, backendKind, spec });
+      if (!res.ok) {
+        this.setStatus(r, readyStatus(false, res.reason, res.message));
         continue;
       }
-      const delivery = (r.spec as { delivery?: DeliverySpec }).delivery;
-      const specKey = JSON.stringify([backendKind, spec]);
-      if (existing && existing.specKey === specKey) {
-        existing.delivery = delivery;
-      } else {
-        let channel: Channel;
-        try {
-          channel = factory({ namespace, name, spec });
-        } catch (err) {
-          this.setStatus(r, readyStatus(false, 'ChannelCreateFailed', (err as Error).message));
-          desired.delete(key);
-          continue;
-        }
-        const inst: ChannelInstance = { resourceKind: r.kind, backendKind, specKey, channel, delivery, generation: ++this.#generation };
-        this.#channels.set(key, inst);
+      desired.add(key);
+      const { channel } = res.managed;
+      const inst: ChannelInstance = { resourceKind: r.kind, backendKind, channel, delivery: (r.spec as { delivery?: DeliverySpec }).delivery };
+      this.#channels.set(key, inst);
+      if (res.change !== 'unchanged') {
         this.#swaps.push(() => {
           this.#o.targets.channels.set(key, channelTarget(namespace, name, channel));
-          // The old channel stops taking events and drains its backlog to its subscribers.
-          if (existing) this.#retire(existing.channel, false);
+          // The replaced channel stops taking events and drains its backlog to its subscribers.
+          this.#channelManager.commit(key);
         });
-        this.#log.info({ channel: key, kind: backendKind }, existing ? 'channel replaced' : 'channel created');
       }
-      this.setStatus(r, this.#channelStatus(key, this.#channels.get(key)!));
+      this.setStatus(r, this.#channelStatus(key, inst));
     }
-    for (const [key, inst] of this.#channels) {
+    for (const key of [...this.#channels.keys()]) {
       if (desired.has(key)) continue;
       this.#channels.delete(key);
       this.#o.targets.channels.delete(key);
-      this.#retire(inst.channel, true);
-      this.#log.info({ channel: key }, 'channel deleted');
+      this.#channelManager.remove(key);
     }
   }
 
@@ -309,14 +299,6 @@ export class SluiceRuntime implements AdminRuntime {
     return readyStatus(false, 'BackendNotReady', channelNotReadyReason(inst.channel, inst.backendKind), { address, backend: inst.backendKind });
   }
 
-  /** Closes a channel in the background, giving accepted events time to drain. */
-  #retire(channel: Channel, destroy: boolean): void {
-    void channel
-      .close({ deadline: Date.now() + this.#o.drainOnReplaceMs })
-      .then(() => (destroy ? channel.destroy?.() : undefined))
-      .catch((err) => this.#log.warn({ err }, 'closing a channel failed'));
-  }
-
   async #reconcileSubscriptions(): Promise<void> {
     const desired = new Set<string>();
     const cycles = channelCycles(this.#channelEdges(), [this.#o.publicUrl]);
@@ -324,9 +306,9 @@ export class SluiceRuntime implements AdminRuntime {
       const r = item.resource as unknown as Resource<SubscriptionSpec>;
       if (r.kind !== SUBSCRIPTION) continue;
       const { namespace, name } = r.metadata;
-      const key = `${namespace}/${name}`;
+      const key = nsKey(namespace, name);
       const chRef = r.spec.channel;
-      const channelKey = `${namespace}/${chRef.name}`;
+      const channelKey = nsKey(namespace, chRef.name);
       const inst = this.#channels.get(channelKey);
       if (!inst || inst.resourceKind !== chRef.kind) {
         this.setStatus(r, readyStatus(false, 'ChannelNotFound', `${chRef.kind} ${channelKey} not found or not ready`));
@@ -348,27 +330,11 @@ export class SluiceRuntime implements AdminRuntime {
         continue;
       }
       desired.add(key);
-      const specKey = JSON.stringify([channelKey, inst.generation, target.subscriberUri, target.replyUri, target.deadLetterUri, target.policy]);
-      const existing = this.#subscriptions.get(key);
-      if (!existing || existing.specKey !== specKey) {
-        const handler = this.#o.dispatcher.handlerFor(target);
-        const sub: ChannelSubscription = {
-          id: key,
-          maxInFlight: this.#o.maxInFlightPerSubscription,
-          maxAttempts: target.policy.retry + 1,
-          handler,
-          onShed: this.#o.dispatcher.shedHandlerFor(handler),
-        };
-        try {
-          await inst.channel.subscribe(sub);
-        } catch (err) {
-          this.setStatus(r, readyStatus(false, 'SubscribeFailed', (err as Error).message));
-          continue;
-        }
-        // A replaced channel keeps its subscriptions until it has drained (#retire); only a
-        // subscription that moved to another channel leaves its old one now.
-        if (existing && existing.channel !== inst.channel && existing.channelKey !== channelKey) await existing.channel.unsubscribe(key, { purge: true }).catch(() => {});
-        this.#subscriptions.set(key, { channelKey, channel: inst.channel, specKey });
+      try {
+        await this.#subscriptionManager.ensure(key, { channelKey, channel: inst.channel, target });
+      } catch (err) {
+        this.setStatus(r, readyStatus(false, 'SubscribeFailed', (err as Error).message));
+        continue;
       }
       this.setStatus(
         r,
@@ -378,11 +344,7 @@ export class SluiceRuntime implements AdminRuntime {
       );
     }
     this.#loops.sweep();
-    for (const [key, sub] of this.#subscriptions) {
-      if (desired.has(key)) continue;
-      this.#subscriptions.delete(key);
-      await sub.channel.unsubscribe(key, { purge: true }).catch((err) => this.#log.warn({ err, subscription: key }, 'unsubscribe failed'));
-    }
+    await this.#subscriptionManager.retain(desired);
   }
 
   /** Subscriptions on existing channels, with where their subscriber and reply send (for the loop check). */
@@ -392,7 +354,7 @@ export class SluiceRuntime implements AdminRuntime {
       if (resource.kind !== SUBSCRIPTION) continue;
       const r = resource as unknown as Resource<SubscriptionSpec>;
       const { namespace: ns, name } = r.metadata;
-      if (this.#channels.get(`${ns}/${r.spec.channel.name}`)?.resourceKind !== r.spec.channel.kind) continue;
+      if (this.#channels.get(nsKey(ns, r.spec.channel.name))?.resourceKind !== r.spec.channel.kind) continue;
       const urls: string[] = [];
       for (const [dest, what] of [[r.spec.subscriber, 'spec.subscriber'], [r.spec.reply, 'spec.reply']] as const) {
         try {
@@ -401,7 +363,7 @@ export class SluiceRuntime implements AdminRuntime {
           // Unresolvable: reported when the Subscription itself is reconciled.
         }
       }
-      edges.push({ subscription: `${ns}/${name}`, from: `${ns}/${r.spec.channel.name}`, urls });
+      edges.push({ subscription: nsKey(ns, name), from: nsKey(ns, r.spec.channel.name), urls });
     }
     return edges;
   }
@@ -437,8 +399,8 @@ export class SluiceRuntime implements AdminRuntime {
   listResources(): ResourceView[] {
     const out: ResourceView[] = [];
     for (const [key, { resource: r }] of this.#resources) {
-      const ch = this.#channels.get(`${r.metadata.namespace}/${r.metadata.name}`);
-      if (ch && ch.resourceKind === r.kind) this.setStatus(r, this.#channelStatus(`${r.metadata.namespace}/${r.metadata.name}`, ch));
+      const ch = this.#channels.get(nsKey(r.metadata.namespace, r.metadata.name));
+      if (ch && ch.resourceKind === r.kind) this.setStatus(r, this.#channelStatus(nsKey(r.metadata.namespace, r.metadata.name), ch));
       out.push({ apiVersion: r.apiVersion, kind: r.kind, metadata: { ...r.metadata }, spec: r.spec, status: this.#status.get(key) ?? readyStatus(false, 'Pending') });
     }
     for (const inv of this.#invalid.values()) {
@@ -466,8 +428,8 @@ export class SluiceRuntime implements AdminRuntime {
       return inv ? readyStatus(false, 'InvalidSpec', inv.error.message) : undefined;
     }
     const r = item.resource;
-    const ch = this.#channels.get(`${namespace}/${name}`);
-    if (ch && ch.resourceKind === r.kind) this.setStatus(r, this.#channelStatus(`${namespace}/${name}`, ch));
+    const ch = this.#channels.get(nsKey(namespace, name));
+    if (ch && ch.resourceKind === r.kind) this.setStatus(r, this.#channelStatus(nsKey(namespace, name), ch));
     return this.#status.get(key) ?? readyStatus(false, 'Pending');
   }
 
@@ -483,7 +445,7 @@ export class SluiceRuntime implements AdminRuntime {
     this.#closing = true;
     await this.#chain.catch(() => {});
     await Promise.all([
-      ...[...this.#channels.values()].map((c) => c.channel.close({ deadline }).catch(() => {})),
+      this.#channelManager.close(deadline),
       ...this.#reconcilers.map((r) => r.close?.(deadline).catch(() => {})),
     ]);
     this.#channels.clear();

@@ -10,7 +10,8 @@ import { HeadersTooLargeError, InvalidOptionError, MalformedRequestError, Method
 import type { Metrics } from '../observability/metrics.js';
 import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
 import { sendError } from './reply-error.js';
-import { IngressTargets, type IngressTarget } from './targets.js';
+import { nsKey } from '../resources/types.js';
+import type { IngressTargets, IngressTarget } from './targets.js';
 
 /**
  * How long the ingress waits on clients, and how many it serves at once. Without these a
@@ -195,24 +196,24 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
       if (hm) {
         const ns = hm[3]!;
         const name = hm[1]!;
-        return handleTarget(targets.channels.get(IngressTargets.key(ns, name)), `channel ${ns}/${name}`, req, reply);
+        return handleTarget(targets.channels.get(nsKey(ns, name)), `channel ${ns}/${name}`, req, reply);
       }
       const q = req.url.indexOf('?');
       const path = q === -1 ? req.url : req.url.slice(0, q);
       const parts = path.split('/').filter((p) => p.length > 0).map(safeDecode);
       if (parts[0] === 'channels' && parts.length === 3) {
-        const key = IngressTargets.key(parts[1]!, parts[2]!);
+        const key = nsKey(parts[1]!, parts[2]!);
         return handleTarget(targets.channels.get(key), `channel ${key}`, req, reply);
       }
       if (parts[0] === 'display' && parts.length === 3) {
-        const key = IngressTargets.key(parts[1]!, parts[2]!);
+        const key = nsKey(parts[1]!, parts[2]!);
         return handleTarget(targets.displays.get(key), `event display ${key}`, req, reply);
       }
       if (parts[0] === 'sources' && parts.length === 3) {
-        return handleWebhook(IngressTargets.key(parts[1]!, parts[2]!), req, reply);
+        return handleWebhook(nsKey(parts[1]!, parts[2]!), req, reply);
       }
       if (parts[0] === 'services' && parts.length >= 3) {
-        const key = IngressTargets.key(parts[1]!, parts[2]!);
+        const key = nsKey(parts[1]!, parts[2]!);
         const route = targets.services.get(key);
         if (!route) return sendError(reply, new NotFoundError(`service ${key} not found`));
         // A scale-from-zero may hold this request longer than the idle timeout; the Service's queue and request timeouts bound it.
@@ -220,7 +221,7 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
         return route(req, reply, '/' + parts.slice(3).join('/') + (q === -1 ? '' : req.url.slice(q)));
       }
       if (parts.length === 2) {
-        const key = IngressTargets.key(parts[0]!, parts[1]!);
+        const key = nsKey(parts[0]!, parts[1]!);
         return handleTarget(targets.brokers.get(key), `broker ${key}`, req, reply);
       }
       return sendError(reply, new NotFoundError(`no channel, broker or source at ${path}`));

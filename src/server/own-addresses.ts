@@ -2,7 +2,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { LocalDelivery, LocalSink } from '../dispatcher/types.js';
 import { NotFoundError, NotReadyError, httpStatusOf } from '../errors.js';
 import type { AcceptEvents } from './accept-events.js';
-import { IngressTargets, type IngressTarget } from './targets.js';
+import { nsKey } from '../resources/types.js';
+import type { IngressTargets, IngressTarget } from './targets.js';
 
 type TargetMap = 'channels' | 'brokers' | 'displays';
 interface Parsed {
@@ -85,7 +86,7 @@ function parseOwn(url: string, bases: readonly string[]): Parsed | undefined {
   }
   const hm = CHANNEL_HOST.exec(u.hostname.toLowerCase());
   if (hm) {
-    const k = IngressTargets.key(hm[3]!, hm[1]!);
+    const k = nsKey(hm[3]!, hm[1]!);
     return { map: 'channels', key: k, what: `channel ${k}` };
   }
   for (const base of bases) {
@@ -110,7 +111,7 @@ function parseOwn(url: string, bases: readonly string[]): Parsed | undefined {
 }
 
 function own(map: TargetMap, namespace: string, name: string, what: string): Parsed {
-  const key = IngressTargets.key(namespace, name);
+  const key = nsKey(namespace, name);
   return { map, key, what: `${what} ${key}` };
 }
 

@@ -7,6 +7,7 @@ import { Dispatcher } from '../dispatcher/index.js';
 import { Metrics } from '../observability/metrics.js';
 import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
 import type { ChannelTemplate } from '../resources/types.js';
+import { nsKey } from '../resources/types.js';
 import { SluiceRuntime } from '../runtime/runtime.js';
 import { createAdminApp } from './admin.js';
 import { createIngressApp, type IngressLimits } from './ingress.js';
@@ -168,10 +169,6 @@ export class SluiceServer {
     this.runtime.addReconciler(this.displays);
     this.runtime.addReconciler(this.brokers);
     this.runtime.addReconciler(this.brokers.triggers);
-    // A broker's backing channel shows in the channel gauges under the broker's name.
-    this.metrics.observeChannels(() =>
-      [...this.brokers.instances.values()].map((b) => ({ namespace: b.namespace, name: b.name, kind: b.backendKind, stats: b.channel.stats() })),
-    );
     this.services = new ServiceReconciler({
       logger: options.logger,
       registry: this.metrics.registry,
@@ -218,7 +215,7 @@ export class SluiceServer {
         (app) => {
           app.get('/api/v1/displays/:namespace/:name', async (req) => {
             const p = req.params as { namespace: string; name: string };
-            const d = this.displays.displays.get(`${p.namespace}/${p.name}`);
+            const d = this.displays.displays.get(nsKey(p.namespace, p.name));
             if (!d) throw new NotFoundError(`EventDisplay ${p.namespace}/${p.name} not found`);
             return { items: d.recent() };
           });

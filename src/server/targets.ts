@@ -32,8 +32,4 @@ export class IngressTargets {
    * targets knowing about auth.
    */
   authorize?: (target: IngressTarget, headers: import('node:http').IncomingHttpHeaders) => string | undefined;
-
-  static key(namespace: string, name: string): string {
-    return `${namespace}/${name}`;
-  }
 }

@@ -2,12 +2,12 @@ import { dirname } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { NotReadyError } from '../errors.js';
-import type { Condition, Destination, Resource, ResourceStatus } from '../resources/types.js';
+import { nsKey, type Condition, type Destination, type Resource, type ResourceStatus } from '../resources/types.js';
 import { DestinationError, type ResolvedDestination } from '../runtime/addressing.js';
 import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
-import { IngressTargets } from '../server/targets.js';
 import type { DeliveryPolicy } from '../subscriptions/index.js';
+import { nextBackoffMs } from '../subscriptions/retry-backoff.js';
 import { apiServerRunner } from './runners/apiserver-runner.js';
 import { containerRunner } from './runners/container-runner.js';
 import { gitHubRunner } from './runners/github-runner.js';
@@ -141,7 +141,7 @@ export class SourcesReconciler implements Reconciler {
   /** Returns the start of a (re)built source, or undefined when nothing was started. */
   async #reconcileOne(runtime: SluiceRuntime, runner: SourceRunner, resource: Resource, key: string, file: string | undefined): Promise<Promise<void> | undefined> {
     const { namespace, name } = resource.metadata;
-    const webhookKey = IngressTargets.key(namespace, name);
+    const webhookKey = nsKey(namespace, name);
     const existing = this.#entries.get(key);
     let sink: ResolvedDestination;
     try {
@@ -228,7 +228,7 @@ export class SourcesReconciler implements Reconciler {
         },
         (err: unknown) => {
           if (!this.#current(entry)) return;
-          const delay = Math.min((this.#o.startRetryInitialMs ?? 1000) * 2 ** Math.min(entry.failures, 20), this.#o.startRetryMaxMs ?? 60_000);
+          const delay = nextBackoffMs(entry.failures, { initialMs: this.#o.startRetryInitialMs ?? 1000, maxMs: this.#o.startRetryMaxMs ?? 60_000 });
           entry.failures++;
           entry.state = 'failed';
           const message = err instanceof Error ? err.message : String(err);

@@ -26,20 +26,22 @@ export function isIsoDuration(text: unknown): boolean {
   }
 }
 
-/** Parses a Go/kubectl-like duration as used in flags and annotations: `60s`, `1m30s`, `250ms`, or a bare number of seconds. */
+const GO_DURATION = /^(?:\d+(?:\.\d+)?(?:h|ms|m|s))+$/;
+const GO_DURATION_PART = /(\d+(?:\.\d+)?)(h|ms|m|s)/g;
+const UNIT_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+
+/** A Go duration such as `1h30m`, `90s` or `250ms`, in ms; undefined when it is not one. */
+export function parseGoDuration(text: string): number | undefined {
+  if (!GO_DURATION.test(text)) return undefined;
+  let ms = 0;
+  for (const m of text.matchAll(GO_DURATION_PART)) ms += Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+  return ms;
+}
+
+/** A Go duration as used in flags and annotations (`60s`, `1m30s`, `250ms`) or a bare number of seconds; throws InvalidDurationError. */
 export function parseShortDuration(text: string): number {
   const t = String(text).trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
-  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(t); m; m = re.exec(t)) {
-    const v = Number(m[1]);
-    total += m[2] === 'h' ? v * 3600000 : m[2] === 'm' ? v * 60000 : m[2] === 's' ? v * 1000 : v;
-    matched = re.lastIndex;
-  }
-  if (matched === 0 || matched !== t.length) {
-    throw new InvalidDurationError(`${JSON.stringify(text)} is not a duration (e.g. 60s, 1m30s, 250ms)`);
-  }
-  return Math.round(total);
+  const ms = /^\d+(\.\d+)?$/.test(t) ? Number(t) * 1000 : parseGoDuration(t);
+  if (ms === undefined) throw new InvalidDurationError(`${JSON.stringify(text)} is not a duration (e.g. 60s, 1m30s, 250ms)`);
+  return Math.round(ms);
 }

@@ -166,11 +166,13 @@ describe('Activator with local processes', () => {
 
   test('min-scale keeps replicas through idle windows', async () => {
     const activator = newActivator();
-    const svc = await activator.apply(
-      echoService('floor', { annotations: { 'autoscaling.knative.dev/min-scale': '2', 'autoscaling.knative.dev/window': '200ms' } }),
-    );
+    const window = { 'autoscaling.knative.dev/window': '200ms' };
+    const svc = await activator.apply(echoService('floor', { annotations: { 'autoscaling.knative.dev/min-scale': '2', ...window } }));
     await waitUntil(() => svc.status().replicas.ready === 2, 15_000, 'two replicas');
-    await new Promise((r) => setTimeout(r, 800)); // four windows without traffic
+    // The same idle windows, without the floor, scale a younger control service to zero:
+    // once it is down, the autoscaler has had every chance to scale `floor` down too.
+    const control = await activator.apply(echoService('floor-control', { annotations: { 'autoscaling.knative.dev/initial-scale': '2', ...window } }));
+    await waitUntil(() => control.status().replicas.desired === 0 && control.status().replicas.ready === 0, 15_000, 'the control scaled to zero');
     assert.equal(svc.status().replicas.ready, 2);
     assert.equal(svc.status().replicas.desired, 2);
   });

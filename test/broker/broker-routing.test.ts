@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Mode } from 'cloudevents';
@@ -6,7 +6,7 @@ import { startSink, type RecordingSink } from '../helpers/sink.js';
 import { channelYaml, startSluice, waitUntil } from '../helpers/sluice.js';
 import { parseResourcesText } from '../../src/resources/index.js';
 import { createSluiceKinds } from '../../src/kinds.js';
-import { asEvent, brokerYaml, emitTo, idsByPath, triggerYaml, waitIdle, type Sluice } from './broker-helpers.js';
+import { asEvent, brokerYaml, emitTo, idsByPath, metricValue, triggerYaml, waitIdle, type Sluice } from './broker-helpers.js';
 
 // Each Trigger delivers to its own path on one sink, so what each one matched is visible.
 const TRIGGERS: Array<[name: string, spec: string, expected: string[]]> = [
@@ -54,6 +54,11 @@ describe('Broker routing through Triggers (CloudEvents SDK in, real HTTP sinks o
     await s?.close();
     await sink?.close();
   });
+  // Each test sends its own events and reads only what arrived after it started.
+  beforeEach(async () => {
+    await waitIdle(s, 'default');
+    sink.requests.length = 0;
+  });
 
   test('every filter dialect, nesting included, delivers exactly the events it matches', async () => {
     const binary = emitTo(`${s.url}/default/default`, Mode.BINARY);
@@ -67,14 +72,16 @@ describe('Broker routing through Triggers (CloudEvents SDK in, real HTTP sinks o
   });
 
   test('subscribers get the event with knativearrivaltime, without the broker TTL, data unchanged', async () => {
-    const r = sink.requests.find((x) => x.url === '/exact' || x.url === '/cesql')!;
+    await emitTo(`${s.url}/default/default`)({ id: 'as-sent', type: 'com.example.order.cancelled', region: 'eu', data: { n: 1 } });
+    await waitUntil(() => sink.requests.some((x) => x.url === '/exact'), 10_000, 'the /exact delivery');
+    const r = sink.requests.find((x) => x.url === '/exact')!;
     const e = asEvent(r);
+    assert.equal(e.id, 'as-sent');
     assert.ok(typeof e.knativearrivaltime === 'string' && !Number.isNaN(Date.parse(e.knativearrivaltime as string)), 'knativearrivaltime is an RFC 3339 time');
     assert.equal(r.headers['ce-knativebrokerttl'], undefined);
     assert.equal(r.headers.prefer, 'reply');
-    const e1 = sink.requests.map(asEvent).find((x) => x.id === 'e1')!;
-    assert.deepEqual(e1.data, { n: 1 });
-    assert.equal(e1.region, 'eu');
+    assert.deepEqual(e.data, { n: 1 });
+    assert.equal(e.region, 'eu');
   });
 
   test('ingress: 202 once stored, 404 unknown broker, 400 bad event, 405 other methods', async () => {
@@ -98,9 +105,13 @@ describe('Broker routing through Triggers (CloudEvents SDK in, real HTTP sinks o
   });
 
   test('metrics: per-trigger backlog gauges under the broker', async () => {
-    const text = await s.metrics.registry.metrics();
-    assert.match(text, /sluice_subscription_backlog_events\{namespace_name="default",resource="default",subscription="exact"\} 0/);
-    assert.match(text, /sluice_events_delivered_total\{namespace_name="default",resource="default",subscription="exact"\} 1/);
+    const exact = { namespace_name: 'default', resource: 'default', subscription: 'exact' };
+    const delivered = await metricValue(s, 'sluice_events_delivered_total', exact);
+    await emitTo(`${s.url}/default/default`)({ id: 'counted', type: 'com.example.order.cancelled' });
+    await waitUntil(async () => (await metricValue(s, 'sluice_events_delivered_total', exact)) === delivered + 1, 10_000, 'the /exact delivery counted');
+    await waitIdle(s, 'default');
+    assert.match(await s.metrics.registry.metrics(), /sluice_subscription_backlog_events\{namespace_name="default",resource="default",subscription="exact"\} 0/);
+    assert.equal(await metricValue(s, 'sluice_events_delivered_total', exact), delivered + 1);
   });
 
   test('status: Broker address and Ready; Trigger subscriberUri', () => {
@@ -177,6 +188,7 @@ spec:
 
   test("re-applying a Trigger's filter or the Broker's channel config takes effect at once", async () => {
     const sink2 = await startSink();
+    const live = await startSluice('');
     const load = (text: string) => parseResourcesText(text, 'live.yaml', { registry: createSluiceKinds() }).resources;
     const cm = (capacity: number) => `apiVersion: v1
 kind: ConfigMap
@@ -189,20 +201,21 @@ data:
 `;
     const broker = brokerYaml('live', 'spec:\n  config: {apiVersion: v1, kind: ConfigMap, name: small}\n');
     try {
-      await s.runtime.apply(load(cm(100) + broker + triggerYaml('t', 'live', sink2.url, '  filters: [{exact: {type: a}}]')));
-      const emit = emitTo(`${s.url}/default/live`);
+      await live.runtime.apply(load(cm(100) + broker + triggerYaml('t', 'live', sink2.url, '  filters: [{exact: {type: a}}]')));
+      const emit = emitTo(`${live.url}/default/live`);
       await emit({ id: '1', type: 'a' });
       await emit({ id: '2', type: 'b' });
       await sink2.waitFor(1);
-      const generation = s.brokers.instances.get('default/live')!.generation;
-      await s.runtime.apply(load(cm(200) + triggerYaml('t', 'live', sink2.url, '  filters: [{exact: {type: b}}]')));
-      assert.notEqual(s.brokers.instances.get('default/live')!.generation, generation, 'a new backing channel');
+      const generation = live.brokers.instances.get('default/live')!.generation;
+      await live.runtime.apply(load(cm(200) + triggerYaml('t', 'live', sink2.url, '  filters: [{exact: {type: b}}]')));
+      assert.notEqual(live.brokers.instances.get('default/live')!.generation, generation, 'a new backing channel');
       await emit({ id: '3', type: 'a' });
       await emit({ id: '4', type: 'b' });
       await sink2.waitFor(2);
-      await waitIdle(s, 'live');
+      await waitIdle(live, 'live');
       assert.deepEqual(sink2.requests.map((r) => r.headers['ce-id']), ['1', '4']);
     } finally {
+      await live.close();
       await sink2.close();
     }
   });

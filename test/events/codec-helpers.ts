@@ -1,6 +1,7 @@
 // Shared helpers for the codec tests: the codec under test, and SDK messages as node would see them.
 import type { Message } from 'cloudevents';
 export * from '../../src/events/index.js';
+export { fromCloudEvent, toCloudEvent } from '../../src/events/sdk-bridge.js';
 export { InvalidEventError as InvalidEventErrorForTest } from '../../src/errors.js';
 
 /** SDK message headers as node's http server hands them over: lower-case names, string values. */

@@ -176,18 +176,44 @@ describe('PingSource on a virtual clock', () => {
 describe('PingSource on the real clock', () => {
   test('a per-second schedule delivers CloudEvents to a real sink until stopped', async () => {
     const s = await startSink();
-    const emit: EmitFn = async (event) => {
+    const post: EmitFn = async (event) => {
       const { headers, body } = toBinaryHttp(event);
       const res = await request(s.url, { method: 'POST', headers, body: body ?? null });
       await res.body.dump();
       if (res.statusCode >= 300) throw new UnavailableError(`sink answered ${res.statusCode}`);
     };
-    const src = make({ schedule: '* * * * * *', data: 'ping', contentType: 'text/plain' });
+    // The real clock, with its armed timers in view, and the emits still running.
+    const armed = new Set<unknown>();
+    const clock: PingClock = {
+      now: () => Date.now(),
+      setTimeout: (fn, ms) => {
+        const h = setTimeout(() => {
+          armed.delete(h);
+          fn();
+        }, ms);
+        armed.add(h);
+        return h;
+      },
+      clearTimeout: (h) => {
+        armed.delete(h);
+        clearTimeout(h as NodeJS.Timeout);
+      },
+    };
+    const sending = new Set<Promise<void>>();
+    let sent = 0;
+    const emit: EmitFn = (event) => {
+      const p = post(event);
+      sent++;
+      sending.add(p);
+      p.then(() => sending.delete(p), () => sending.delete(p));
+      return p;
+    };
+    const src = make({ schedule: '* * * * * *', data: 'ping', contentType: 'text/plain' }, { clock });
     try {
       await src.start(emit);
       await s.waitFor(2, 15_000);
       await src.stop();
-      const seen = s.requests.length;
+      await Promise.allSettled([...sending]);
       for (const r of s.requests.slice(0, 2)) {
         const ce = HTTP.toEvent({ headers: r.headers as Record<string, string>, body: r.body }) as CloudEvent<unknown>;
         assert.equal(ce.validate(), true);
@@ -196,8 +222,10 @@ describe('PingSource on the real clock', () => {
         assert.equal(String(ce.data), 'ping');
         assert.match(ce.time ?? '', /:\d\d\.000Z$/, 'time is the whole-second tick');
       }
-      await new Promise((r) => setTimeout(r, 1500));
-      assert.equal(s.requests.length, seen, 'nothing after stop');
+      // Nothing after stop: no timer is left that could fire a tick or a retry.
+      assert.equal(armed.size, 0);
+      assert.equal(src.nextTick, null);
+      assert.equal(s.requests.length, sent);
     } finally {
       await src.stop();
       await s.close();

@@ -3,6 +3,7 @@ import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnectio
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { InvalidOptionError, UnavailableError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { nextBackoffMs } from '../../subscriptions/retry-backoff.js';
 
 export interface NatsConnectionOptions {
   /** `nats://host:port`, or several for a cluster. */
@@ -100,7 +101,7 @@ export class NatsConnectionManager {
    * that one cannot be cancelled, so a broker stopped while NATS was down never exited.
    */
   async #connect(): Promise<void> {
-    let wait = 250;
+    let failures = 0;
     let nc: NatsConnection | undefined;
     while (!nc) {
       if (this.#closed) throw new UnavailableError('NATS connection is closed');
@@ -112,14 +113,13 @@ export class NatsConnectionManager {
         if (this.#lastError !== message) this.#logger?.warn({ err: e, servers: this.target }, 'cannot connect to NATS; retrying');
         this.#lastError = message;
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, wait);
+          const t = setTimeout(resolve, nextBackoffMs(failures++, { initialMs: 250, maxMs: 2000 }));
           this.#cancelRetryWait = () => {
             clearTimeout(t);
             resolve();
           };
         });
         this.#cancelRetryWait = undefined;
-        wait = Math.min(wait * 2, 2000);
       }
     }
     this.#lastError = undefined;

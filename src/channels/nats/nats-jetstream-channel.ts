@@ -5,6 +5,7 @@ import type { Channel, ChannelStats, ChannelSubscription, SubscriptionStats } fr
 import { ChannelFullError, InvalidOptionError, PayloadTooLargeError, SluiceError, UnavailableError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
+import { nextBackoffMs } from '../../subscriptions/retry-backoff.js';
 import { encodeEventHeaders, messageId } from './event-codec.js';
 import { NATS_JETSTREAM_CHANNEL_KIND, type NatsStreamSettings, DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_AGE_MS } from './nats-channel-spec.js';
 import type { NatsConnectionManager } from './nats-connection.js';
@@ -125,8 +126,7 @@ export class NatsJetStreamChannel implements Channel {
     if (this.#initLoopRunning) return;
     this.#initLoopRunning = true;
     void (async () => {
-      let backoff = 250;
-      while (!this.#closed && !this.#streamReady) {
+      for (let failures = 0; !this.#closed && !this.#streamReady; ) {
         try {
           await this.#manager.whenConnected();
           await this.#ensureStream();
@@ -135,8 +135,7 @@ export class NatsJetStreamChannel implements Channel {
           if (this.#closed) break;
           this.#streamError = e instanceof Error ? e.message : String(e);
           this.#logger?.warn({ err: e, stream: this.streamName }, 'cannot set up the JetStream stream; retrying');
-          await new Promise((r) => setTimeout(r, backoff).unref());
-          backoff = Math.min(backoff * 2, 10_000);
+          await new Promise((r) => setTimeout(r, nextBackoffMs(failures++, { initialMs: 250, maxMs: 10_000 })).unref());
         }
       }
       this.#initLoopRunning = false;

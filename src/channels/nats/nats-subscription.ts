@@ -10,6 +10,7 @@ import {
 } from '@nats-io/jetstream';
 import type { ChannelSubscription, DeliveryResult } from '../channel.js';
 import type { Logger } from '../../observability/logger.js';
+import { nextBackoffMs } from '../../subscriptions/retry-backoff.js';
 import { decodeEvent } from './event-codec.js';
 import type { NatsConnectionManager } from './nats-connection.js';
 
@@ -97,7 +98,7 @@ export class NatsSubscription {
   }
 
   async #run(): Promise<void> {
-    let backoff = 250;
+    let failures = 0;
     while (this.#active) {
       try {
         // Raced with stop(): while NATS is down, waiting for it must not block unsubscribe.
@@ -113,7 +114,7 @@ export class NatsSubscription {
           break;
         }
         void this.#watchConsumer(messages);
-        backoff = 250;
+        failures = 0;
         for await (const m of messages) {
           while (this.#active && this.inFlight >= this.spec.maxInFlight) await new Promise<void>((r) => this.#slotWaiters.push(r));
           if (!this.#active) {
@@ -129,14 +130,13 @@ export class NatsSubscription {
       this.#messages = undefined;
       if (this.#active) {
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, backoff);
+          const t = setTimeout(resolve, nextBackoffMs(failures++, { initialMs: 250, maxMs: 5000 }));
           this.#wake = () => {
             clearTimeout(t);
             resolve();
           };
         });
         this.#wake = undefined;
-        backoff = Math.min(backoff * 2, 5000);
       }
     }
   }

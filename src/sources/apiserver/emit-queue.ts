@@ -1,5 +1,6 @@
 import type { SluiceEvent } from '../../events/types.js';
 import type { Logger } from '../../observability/logger.js';
+import { nextBackoffMs } from '../../subscriptions/retry-backoff.js';
 import type { EmitFn } from '../source.js';
 
 export interface EmitQueueOptions {
@@ -87,7 +88,6 @@ export class EmitQueue {
 
   async #send(event: SluiceEvent): Promise<void> {
     const retries = this.#o.retries ?? 5;
-    let delay = this.#o.retryDelayMs ?? 200;
     for (let attempt = 0; !this.#closed; attempt++) {
       try {
         await this.#o.emit(event);
@@ -103,8 +103,7 @@ export class EmitQueue {
           return;
         }
         this.#o.logger.warn({ err: (err as Error).message, attempt: attempt + 1 }, 'sink refused the event; retrying');
-        await this.#sleep(delay);
-        delay = Math.min(delay * 2, this.#o.retryMaxMs ?? 10_000);
+        await this.#sleep(nextBackoffMs(attempt, { initialMs: this.#o.retryDelayMs ?? 200, maxMs: this.#o.retryMaxMs ?? 10_000 }));
       }
     }
   }

@@ -1,4 +1,5 @@
 import type { Logger } from '../../observability/logger.js';
+import { nextBackoffMs } from '../../subscriptions/retry-backoff.js';
 import type { KubeClient, KubeList, KubeObject, WatchEvent, WatchHandle } from './kube-client.js';
 
 export type ChangeType = 'add' | 'update' | 'delete';
@@ -47,13 +48,12 @@ export class ResourceWatcher {
   #attempt: WatchAttempt | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
-  #delay: number;
+  #failures = 0;
   #started = false;
 
   constructor(options: ResourceWatcherOptions) {
     this.#o = options;
     this.#log = options.logger;
-    this.#delay = options.retryInitialMs ?? 200;
   }
 
   /** Objects currently known (after the last list and the watch events since). */
@@ -159,7 +159,7 @@ export class ResourceWatcher {
     const o = this.#normalize(e.object);
     const rv = rvOf(o);
     if (rv) this.#rv = rv;
-    this.#delay = this.#o.retryInitialMs ?? 200;
+    this.#failures = 0;
     if (e.type === 'BOOKMARK') return;
     const key = keyOf(o);
     const old = this.#known.get(key);
@@ -202,7 +202,7 @@ export class ResourceWatcher {
     // resume at once. One that failed straight away backs off, so a broken server is
     // not hammered.
     const ranFor = Date.now() - attempt.openedAt;
-    if (!err && ranFor > 5000) this.#delay = this.#o.retryInitialMs ?? 200;
+    if (!err && ranFor > 5000) this.#failures = 0;
     this.#schedule(() => this.#openWatch(), !err && ranFor > 5000 ? 0 : this.#nextDelay());
   }
 
@@ -244,9 +244,7 @@ export class ResourceWatcher {
   }
 
   #nextDelay(): number {
-    const d = this.#delay;
-    this.#delay = Math.min(d * 2, this.#o.retryMaxMs ?? 30_000);
-    return d;
+    return nextBackoffMs(this.#failures++, { initialMs: this.#o.retryInitialMs ?? 200, maxMs: this.#o.retryMaxMs ?? 30_000 });
   }
 
   #endAttempt(attempt: WatchAttempt): void {

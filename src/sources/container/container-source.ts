@@ -4,6 +4,7 @@ import { InvalidOptionError, NotReadyError, ResourceValidationError } from '../.
 import { silentLogger, type Logger } from '../../observability/logger.js';
 import { ceOverridesEnvValue } from '../sinkbinding/ce-overrides.js';
 import { parseWith } from '../../resources/zod-issues.js';
+import { nextBackoffMs } from '../../subscriptions/retry-backoff.js';
 import type { EmitFn, Source } from '../source.js';
 import { containerSourceSpecSchema, type ContainerSourceSpec, type ContainerSourceSpecInput, type ContainerSpec } from './spec-schema.js';
 import { spawnSupervised, type ProcessExit, type SpawnSupervised, type SupervisedProcess } from '../../process/index.js';
@@ -61,7 +62,7 @@ export class ContainerSource implements Source {
   #env: Record<string, string> = {};
   #current: SupervisedProcess | undefined;
   #startedAt = 0;
-  #delay: number;
+  #failures = 0;
   #timer: NodeJS.Timeout | undefined;
   #started = false;
   #stopped = false;
@@ -81,7 +82,6 @@ export class ContainerSource implements Source {
     }
     this.#o = options;
     this.#spawn = options.spawn ?? spawnSupervised;
-    this.#delay = options.restartInitialMs ?? 1000;
     this.#log = (options.logger ?? silentLogger()).child({ source: this.#label });
   }
 
@@ -155,9 +155,8 @@ export class ContainerSource implements Source {
     this.#current = undefined;
     this.#lastExit = exit;
     if (this.#stopped) return;
-    if (Date.now() - this.#startedAt >= (this.#o.resetAfterMs ?? 60_000)) this.#delay = this.#o.restartInitialMs ?? 1000;
-    const delay = this.#delay;
-    this.#delay = Math.min(delay * 2, this.#o.restartMaxMs ?? 60_000);
+    if (Date.now() - this.#startedAt >= (this.#o.resetAfterMs ?? 60_000)) this.#failures = 0;
+    const delay = nextBackoffMs(this.#failures++, { initialMs: this.#o.restartInitialMs ?? 1000, maxMs: this.#o.restartMaxMs ?? 60_000 });
     this.#log.warn({ pid: p.pid, code: exit.code, signal: exit.signal, error: exit.error, restartInMs: delay }, 'process exited; restarting');
     this.#timer = setTimeout(() => {
       this.#timer = undefined;

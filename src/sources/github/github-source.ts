@@ -14,6 +14,7 @@ import { validateAttributes } from '../../events/attributes.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
 import type { Condition } from '../../resources/types.js';
 import { parseWith } from '../../resources/zod-issues.js';
+import { nextBackoffMs } from '../../subscriptions/retry-backoff.js';
 import type { EmitFn, WebhookRequest, WebhookResponse, WebhookSource } from '../source.js';
 import { DeliveryDedup } from './delivery-dedup.js';
 import { ALL_GITHUB_EVENTS, KNOWN_GITHUB_EVENTS, gitHubEventSource, gitHubEventType } from './github-event-names.js';
@@ -97,7 +98,7 @@ export class GitHubSource implements WebhookSource {
   #webhook: WebhookState;
   #secretsProblem: string | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
-  #retryDelay: number;
+  #registrationFailures = 0;
   #registering: Promise<void> | undefined;
 
   constructor(options: GitHubSourceOptions) {
@@ -125,7 +126,6 @@ export class GitHubSource implements WebhookSource {
       ...(options.dedupWindowMs !== undefined ? { windowMs: options.dedupWindowMs } : {}),
       ...(options.dedupMaxEntries !== undefined ? { maxEntries: options.dedupMaxEntries } : {}),
     });
-    this.#retryDelay = options.registrationRetryInitialMs ?? 1000;
     const unknown = this.spec.eventTypes.filter((e) => e !== ALL_GITHUB_EVENTS && !KNOWN_GITHUB_EVENTS.has(e));
     if (unknown.length > 0) this.#log.warn({ eventTypes: unknown }, 'spec.eventTypes names events GitHub does not document (a typo?); they are passed to GitHub as written');
     this.#webhook = this.#initialWebhookState();
@@ -315,7 +315,7 @@ export class GitHubSource implements WebhookSource {
         if (this.#stopped) return;
         this.#hookId = hook.id;
         this.#webhook = { status: 'True', reason: outcome === 'created' ? 'Created' : 'Updated', message: `webhook ${hook.id} posts to ${url}` };
-        this.#retryDelay = this.#o.registrationRetryInitialMs ?? 1000;
+        this.#registrationFailures = 0;
         this.#log.info({ hookId: hook.id, url, outcome, events: this.spec.eventTypes }, 'webhook registered with GitHub');
       } catch (err) {
         if (this.#stopped) return;
@@ -326,8 +326,7 @@ export class GitHubSource implements WebhookSource {
           this.#log.error({ err }, 'webhook registration failed; not retried (fix the token, repository or URL)');
           return;
         }
-        const delay = this.#retryDelay;
-        this.#retryDelay = Math.min(delay * 2, this.#o.registrationRetryMaxMs ?? 300_000);
+        const delay = nextBackoffMs(this.#registrationFailures++, { initialMs: this.#o.registrationRetryInitialMs ?? 1000, maxMs: this.#o.registrationRetryMaxMs ?? 300_000 });
         this.#webhook = { status: 'Unknown', reason: 'RegistrationRetrying', message: `${message}; retrying in ${Math.round(delay / 1000)} s` };
         this.#log.warn({ err, retryInMs: delay }, 'webhook registration failed; will retry');
         this.#retryTimer = setTimeout(() => {

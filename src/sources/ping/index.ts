@@ -8,7 +8,7 @@ export {
   type PingSourceOptions,
   type PingSourceStats,
 } from './ping-source.js';
-export { PingSchedule, checkTimezone, parseGoDuration, splitTimezonePrefix } from './ping-schedule.js';
+export { PingSchedule, checkTimezone, splitTimezonePrefix } from './ping-schedule.js';
 export {
   DEFAULT_PING_SCHEDULE,
   decodeBase64Strict,

@@ -1,22 +1,11 @@
 import { Cron } from 'croner';
 import { InvalidOptionError } from '../../errors.js';
+import { parseGoDuration } from '../../subscriptions/duration.js';
 
 // A PingSource schedule: what Knative's cron parser (robfig/cron `ParseStandard`)
 // accepts, computed with croner. Standard 5-field cron, descriptors (@hourly, @daily...),
 // a `CRON_TZ=`/`TZ=` prefix, and `@every <duration>`; Sluice also takes a leading seconds
 // field (6 fields) for sub-minute schedules, which Knative does not.
-
-const GO_DURATION_PART = /(\d+(?:\.\d+)?)(h|ms|m|s)/g;
-const GO_DURATION = /^(?:\d+(?:\.\d+)?(?:h|ms|m|s))+$/;
-const UNIT_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
-
-/** A Go duration such as `1h30m` or `90s`, in ms; undefined when it is not one. */
-export function parseGoDuration(text: string): number | undefined {
-  if (!GO_DURATION.test(text)) return undefined;
-  let ms = 0;
-  for (const m of text.matchAll(GO_DURATION_PART)) ms += Number(m[1]) * (UNIT_MS[m[2] as string] as number);
-  return ms;
-}
 
 /** Throws InvalidOptionError unless `tz` is an IANA time zone name (or `UTC`/`Local`). */
 export function checkTimezone(tz: string): void {

@@ -4,6 +4,7 @@ import { SPEC_VERSION } from '../../events/attributes.js';
 import type { SluiceEvent } from '../../events/types.js';
 import { silentLogger, type Logger } from '../../observability/logger.js';
 import { parseWith } from '../../resources/zod-issues.js';
+import { nextBackoffMs } from '../../subscriptions/retry-backoff.js';
 import type { EmitFn, Source } from '../source.js';
 import { PingSchedule } from './ping-schedule.js';
 import { decodeBase64Strict, pingSourceSpecSchema, type PingSourceSpec, type PingSourceSpecInput } from './spec-schema.js';
@@ -185,7 +186,7 @@ export class PingSource implements Source {
             this.#log.error({ err, id: event.attributes.id, tick: event.attributes.time, attempts: attempt + 1 }, 'ping event not delivered; dropped');
             return;
           }
-          const delay = this.#retryDelayMs * 2 ** attempt;
+          const delay = nextBackoffMs(attempt, { initialMs: this.#retryDelayMs });
           this.#log.warn({ err, id: event.attributes.id, attempt: attempt + 1, retryInMs: delay }, 'ping event not delivered; retrying');
           await this.#sleep(delay);
         }

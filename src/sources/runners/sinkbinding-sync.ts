@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ResourceValidationError } from '../../errors.js';
-import type { Resource } from '../../resources/types.js';
+import { nsKey, type Resource } from '../../resources/types.js';
 import { DestinationError } from '../../runtime/addressing.js';
 import type { SluiceRuntime } from '../../runtime/runtime.js';
 import { readyStatus } from '../../runtime/status.js';
@@ -29,7 +29,7 @@ export class SinkBindingSync {
     const desired = new Set<string>();
     for (const { resource } of runtime.list<SinkBindingSpec>(SINK_BINDING_KIND)) {
       const { namespace, name } = resource.metadata;
-      const id = `${namespace}/${name}`;
+      const id = nsKey(namespace, name);
       let url: string;
       try {
         url = runtime.addresses.resolve(resource.spec.sink, namespace, 'spec.sink').url;

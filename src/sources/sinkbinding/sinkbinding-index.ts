@@ -1,4 +1,5 @@
 import { ResourceValidationError } from '../../errors.js';
+import { nsKey } from '../../resources/types.js';
 import { parseWith } from '../../resources/zod-issues.js';
 import { matchesSelector } from '../apiserver/label-selector.js';
 import { ceOverridesEnvValue } from './ce-overrides.js';
@@ -68,7 +69,7 @@ export class SinkBindingIndex {
     let byName = this.#byTarget.get(key);
     if (!byName) this.#byTarget.set(key, (byName = new Map()));
     byName.set(input.name, bound);
-    this.#targetOf.set(`${input.namespace}/${input.name}`, key);
+    this.#targetOf.set(nsKey(input.namespace, input.name), key);
     this.#changed();
     return bound;
   }
@@ -105,7 +106,7 @@ export class SinkBindingIndex {
   }
 
   #delete(namespace: string, name: string): boolean {
-    const id = `${namespace}/${name}`;
+    const id = nsKey(namespace, name);
     const key = this.#targetOf.get(id);
     if (key === undefined) return false;
     this.#targetOf.delete(id);
