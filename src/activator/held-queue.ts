@@ -1,4 +1,8 @@
-import type { Lease } from './service-activator.js';
+/** A replica granted to one request; `release()` once the request is finished (idempotent). */
+export interface Lease {
+  url: string;
+  release(): void;
+}
 
 /** One request waiting for a replica. */
 export interface Held {

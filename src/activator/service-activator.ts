@@ -3,13 +3,9 @@ import { ActivatorQueueFullError, ActivatorTimeoutError, ServiceUnavailableError
 import type { ServiceConfig } from './service-spec.js';
 import type { Endpoint, Scaler, ScalerStatus } from './scaler.js';
 import type { ActivatorMetrics } from './activator-metrics.js';
-import { HeldQueue, type Held } from './held-queue.js';
+import { HeldQueue, type Held, type Lease } from './held-queue.js';
 
-/** A replica granted to one request; `release()` once the request is finished (idempotent). */
-export interface Lease {
-  url: string;
-  release(): void;
-}
+export type { Lease };
 
 /** What the dispatcher calls per delivery (src/dispatcher's `EndpointResolver`). */
 export interface EndpointResolver {

@@ -8,7 +8,7 @@ import { nsKey, type LoadedResource, type Resource } from '../resources/types.js
 import { DestinationError } from '../runtime/addressing.js';
 import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
 import { sendError } from '../server/reply-error.js';
-import type { RawRouteHandler } from '../server/targets.js';
+import type { RawRouteHandler } from '../runtime/ingress-targets.js';
 import { Activator, type ActivatorOptions } from './activator.js';
 import { loadKubeConfig } from '../sources/apiserver/kubeconfig.js';
 import { DeploymentRefs } from './deployment-refs.js';

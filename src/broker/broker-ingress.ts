@@ -3,7 +3,7 @@ import type { Channel } from '../channels/channel.js';
 import { EventTtlExpiredError } from '../errors.js';
 import type { SluiceEvent } from '../events/types.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { IngressTarget } from '../server/targets.js';
+import type { IngressTarget } from '../runtime/ingress-targets.js';
 import { TTL_ATTRIBUTE, ingressTtl, stampForBroker } from './broker-ttl.js';
 
 /** A broker's address: Knative's broker-ingress path `/<namespace>/<broker>` below the public URL. */

@@ -1,38 +1,25 @@
 import type { Logger } from 'pino';
 import type { Channel } from '../channels/channel.js';
 import { ChannelManager } from '../channels/channel-manager.js';
-import type { Resource } from '../resources/types.js';
 import { DestinationError } from '../runtime/addressing.js';
 import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
 import { nsKey } from '../resources/types.js';
-import { BROKER_DEFAULT_DELIVERY, type DeliverySpec } from '../subscriptions/index.js';
+import { BROKER_DEFAULT_DELIVERY } from '../subscriptions/index.js';
 import { brokerBacking } from './broker-backing.js';
 import { BrokerIngress, brokerUrl } from './broker-ingress.js';
 import { BROKER_KIND, type BrokerSpec } from './broker-kinds.js';
 import { CONFIG_MAP_KIND, type ConfigMapContent } from './config-map-kind.js';
 import { TriggerReconciler } from './trigger-reconciler.js';
+import type { BrokerDirectory, BrokerInstance } from './broker-instance.js';
+
+export type { BrokerInstance };
 
 /**
  * Backing channels are named `broker.<name>`: a dot cannot appear in a Kubernetes name,
  * so a user's own channel never shares a broker's stream or queues.
  */
 export const BROKER_CHANNEL_PREFIX = 'broker.';
-
-/** One Broker as the data plane runs it. */
-export interface BrokerInstance {
-  readonly namespace: string;
-  readonly name: string;
-  resource: Resource<BrokerSpec>;
-  readonly backendKind: string;
-  /** The channel Triggers subscribe to. */
-  readonly channel: Channel;
-  readonly ingress: BrokerIngress;
-  /** Bumped with each new channel (ChannelManager), so Triggers re-subscribe. */
-  readonly generation: number;
-  /** The delivery Triggers without their own use: `spec.delivery`, else Knative's broker default. */
-  delivery: DeliverySpec;
-}
 
 /**
  * Brokers: a broker is a channel (its ChannelManager creates, replaces and retires it as
@@ -42,7 +29,7 @@ export interface BrokerInstance {
  * calls `commit()` once Triggers are on the current channels, so a replaced channel stops
  * taking events only after its successor has every subscriber.
  */
-export class BrokerReconciler implements Reconciler {
+export class BrokerReconciler implements Reconciler, BrokerDirectory {
   readonly phase = 'address' as const;
   readonly instances = new Map<string, BrokerInstance>();
   readonly triggers: TriggerReconciler;

@@ -7,7 +7,7 @@ import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
 import { nsKey } from '../resources/types.js';
 import { resolveDeliveryPolicy, type DeliveryPolicy } from '../subscriptions/index.js';
-import type { BrokerInstance, BrokerReconciler } from './broker-reconciler.js';
+import type { BrokerDirectory, BrokerInstance } from './broker-instance.js';
 import { BROKER_KIND, TRIGGER_KIND, type TriggerSpec } from './broker-kinds.js';
 import { compileTriggerFilter, FilterError, type CompiledFilter } from './filters/index.js';
 import { triggerReplyPreparer } from './trigger-reply.js';
@@ -39,14 +39,14 @@ class TriggerNotReady extends Error {
  */
 export class TriggerReconciler implements Reconciler {
   readonly phase = 'consumer' as const;
-  readonly #brokers: BrokerReconciler;
+  readonly #brokers: BrokerDirectory;
   #filters = new Map<string, CompiledTriggerFilter>();
   /** Each Trigger is a subscription on its broker's channel whose handler filters first. */
   #subscriptions: SubscriptionManager<DeliveryTarget> | undefined;
   #log: Logger | undefined;
   #loops = new LoopReporter(() => this.#log!);
 
-  constructor(brokers: BrokerReconciler) {
+  constructor(brokers: BrokerDirectory) {
     this.#brokers = brokers;
   }
 

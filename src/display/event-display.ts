@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { SluiceEvent } from '../events/types.js';
-import type { IngressTarget } from '../server/targets.js';
+import type { IngressTarget } from '../runtime/ingress-targets.js';
 
 export interface DisplayedEvent {
   receivedAt: string;

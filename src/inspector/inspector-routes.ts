@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { InvalidQueryError, TooManyStreamsError, UnavailableError } from '../errors.js';
-import type { AdminRuntime } from '../server/admin.js';
+import type { RuntimeView as AdminRuntime } from '../runtime/runtime-view.js';
 import type { DeliveryQuery } from './delivery-log.js';
 import type { Inspector } from './inspector.js';
 import { findStaticDir, loadStaticAssets, type StaticAsset } from './static-assets.js';

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ApplyRejectedError, SluiceError, type ResourceValidationError } from '../errors.js';
 import { loadResources, parseResourcesText, type ResourceKindRegistry } from '../resources/index.js';
 import type { ChannelTemplate, LoadedResource, LoadResult, SecretResource } from '../resources/types.js';
-import type { ResourceView } from '../server/admin.js';
+import type { ResourceView } from '../runtime/runtime-view.js';
 import { AdminStateFile, type AppliedEntry, type DeletedEntry } from './admin-state-file.js';
 import {
   bodyDocuments,

@@ -18,7 +18,7 @@ import type { SluiceEvent } from '../events/types.js';
 import { formatTraceParent, type TraceParent } from '../events/trace-context.js';
 import { LoggingSpanExporter } from './logging-span-exporter.js';
 import { eventTrace, hopHeaders, incoming, stampEvents, type HttpHeaders } from './trace-hops.js';
-import type { DeliveryInfo, DeliverySpan, ReceiveSpan, ReceiveTarget, Tracing, TracingOptions } from './tracing.js';
+import type { DeliveryInfo, DeliverySpan, ReceiveSpan, ReceiveTarget, Tracing, TracingOptions } from './tracing-types.js';
 
 // OpenTelemetry spans for ingress (receive), channel publish and every delivery attempt,
 // exported in batches over OTLP/HTTP (JSON). Loaded by loadTracing only when configured.

@@ -3,7 +3,6 @@
  * These types are the contract between the loader/validator and the rest of Sluice;
  * the schemas in this folder check input against them.
  */
-import type { DeliverySpec } from '../subscriptions/delivery-spec.js';
 import type { ResourceOrigin, ResourceValidationError } from '../errors.js';
 
 export interface ObjectMeta {
@@ -30,6 +29,18 @@ export interface KReference {
 export interface Destination {
   ref?: KReference;
   uri?: string;
+}
+
+export type BackoffPolicy = 'exponential' | 'linear';
+
+/** Knative's `delivery` block (DeliverySpec) as written in YAML; subscriptions/ parses it into a DeliveryPolicy. */
+export interface DeliverySpec {
+  deadLetterSink?: Destination;
+  retry?: number;
+  backoffPolicy?: BackoffPolicy;
+  backoffDelay?: string;
+  timeout?: string;
+  retryAfterMax?: string;
 }
 
 export interface Condition {

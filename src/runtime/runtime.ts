@@ -9,14 +9,13 @@ import type { ResourceValidationError } from '../errors.js';
 import type { ChannelStatsEntry, Metrics } from '../observability/metrics.js';
 import type { ChannelTemplate, LoadedResource, Resource, ResourceStatus, SecretResource, SubscriptionSpec } from '../resources/types.js';
 import { nsKey } from '../resources/types.js';
-import type { AdminRuntime, ResourceView } from '../server/admin.js';
-import { IngressTargets, type IngressTarget } from '../server/targets.js';
+import type { ResourceView, RuntimeView } from './runtime-view.js';
+import { IngressTargets, type IngressTarget } from './ingress-targets.js';
 import type { DeliverySpec } from '../subscriptions/delivery-spec.js';
 import { resolveDeliveryPolicy } from '../subscriptions/index.js';
 import { AddressResolver, DestinationError } from './addressing.js';
 import { channelCycles, loopAllowed, loopMessage, LoopReporter, subscriptionSelfLoop, type ChannelEdge } from './loop-guard.js';
 import { mergeStatus, readyStatus } from './status.js';
-import { checkIngressToken } from '../server/ingress-auth.js';
 
 export interface RuntimeOptions {
   logger: Logger;
@@ -69,7 +68,7 @@ const CHANNEL = 'Channel';
  * ingress targets. Reconciliation is a full, idempotent pass, serialised, run after every
  * change; the data plane (ingress, channels, dispatcher) never reads YAML.
  */
-export class SluiceRuntime implements AdminRuntime {
+export class SluiceRuntime implements RuntimeView {
   readonly addresses = new AddressResolver();
   #o: Required<RuntimeOptions>;
   readonly #log: Logger;
@@ -111,12 +110,12 @@ export class SluiceRuntime implements AdminRuntime {
     this.addresses.register(CHANNEL, channelAddress);
     for (const kind of options.channelRegistry.kinds()) this.addresses.register(kind, channelAddress);
     options.metrics.observeChannels(() => this.channelStats());
-    options.targets.authorize = (target, headers) => {
-      const kind = target.kind === 'broker' ? 'Broker' : target.kind === 'channel' ? this.#channels.get(nsKey(target.namespace, target.name))?.resourceKind : undefined;
-      if (!kind) return undefined;
-      const r = this.#resources.get(SluiceRuntime.key(kind, target.namespace, target.name));
-      return checkIngressToken(r?.resource.metadata, (ns, n) => this.getSecret(ns, n), headers);
-    };
+  }
+
+  /** The Broker or channel resource behind an ingress target (whose annotations say how it is protected). */
+  resourceAt(target: Pick<IngressTarget, 'kind' | 'namespace' | 'name'>): Resource | undefined {
+    const kind = target.kind === 'broker' ? 'Broker' : target.kind === 'channel' ? this.#channels.get(nsKey(target.namespace, target.name))?.resourceKind : undefined;
+    return kind ? this.#resources.get(SluiceRuntime.key(kind, target.namespace, target.name))?.resource : undefined;
   }
 
   /** The ingress base URL, known only once the port is bound when listening on port 0. */

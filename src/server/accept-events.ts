@@ -3,7 +3,7 @@ import type { SluiceEvent } from '../events/types.js';
 import { httpStatusOf } from '../errors.js';
 import { responseCodeClass, type Metrics } from '../observability/metrics.js';
 import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
-import type { IngressTarget } from './targets.js';
+import type { IngressTarget } from '../runtime/ingress-targets.js';
 
 export interface AcceptOptions {
   metrics: Metrics;

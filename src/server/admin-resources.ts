@@ -4,7 +4,7 @@ import { kindAliases, knownKinds, resolveKindName, type LiveConfig } from '../li
 import { bodyDocuments, rawKey } from '../live-config/documents.js';
 import { ResourceKindRegistry } from '../resources/index.js';
 import type { SecretResource } from '../resources/types.js';
-import type { ResourceView } from './admin.js';
+import type { ResourceView } from '../runtime/runtime-view.js';
 import { sendError } from './reply-error.js';
 
 /** Largest resource body the admin API takes; the loader's limit for a file. */

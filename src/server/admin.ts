@@ -6,25 +6,11 @@ import { sendError } from './reply-error.js';
 import { requireAdminToken } from './admin-auth.js';
 import { guardAdminRequests } from './admin-guard.js';
 import { redactedSecret } from './admin-resources.js';
-import type { SecretResource } from '../resources/types.js';
+import type { ResourceView, RuntimeView } from '../runtime/runtime-view.js';
 
-/** A resource as the admin API shows it. */
-export interface ResourceView {
-  apiVersion: string;
-  kind: string;
-  metadata: Record<string, unknown> & { name: string; namespace: string };
-  spec: unknown;
-  status: unknown;
-}
-
-/** What the admin API needs from the runtime (kept narrow so the server does not know the controller). */
-export interface AdminRuntime {
-  listResources(): ResourceView[];
-  /** Ready once every valid resource is reconciled; `pending` names what is not yet. */
-  readiness(): { ready: boolean; pending: string[] };
-  /** Secrets, shown by the resource API with their values redacted. */
-  listSecrets?(): SecretResource[];
-}
+/** What the admin API needs from the runtime. */
+export type AdminRuntime = RuntimeView;
+export type { ResourceView };
 
 export interface AdminOptions {
   runtime: AdminRuntime;

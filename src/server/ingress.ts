@@ -11,7 +11,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
 import { sendError } from './reply-error.js';
 import { nsKey } from '../resources/types.js';
-import type { IngressTargets, IngressTarget } from './targets.js';
+import type { IngressTargets, IngressTarget } from '../runtime/ingress-targets.js';
 
 /**
  * How long the ingress waits on clients, and how many it serves at once. Without these a

@@ -3,7 +3,7 @@ import type { LocalDelivery, LocalSink } from '../dispatcher/types.js';
 import { NotFoundError, NotReadyError, httpStatusOf } from '../errors.js';
 import type { AcceptEvents } from './accept-events.js';
 import { nsKey } from '../resources/types.js';
-import type { IngressTargets, IngressTarget } from './targets.js';
+import type { IngressTargets, IngressTarget } from '../runtime/ingress-targets.js';
 
 type TargetMap = 'channels' | 'brokers' | 'displays';
 interface Parsed {

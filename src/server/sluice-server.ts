@@ -13,8 +13,9 @@ import { createAdminApp } from './admin.js';
 import { createIngressApp, type IngressLimits } from './ingress.js';
 import { createAcceptEvents, type AcceptEvents } from './accept-events.js';
 import { OwnAddresses } from './own-addresses.js';
+import { checkIngressToken } from './ingress-auth.js';
 import { BufferBudget } from '../channels/memory/index.js';
-import { IngressTargets } from './targets.js';
+import { IngressTargets } from '../runtime/ingress-targets.js';
 import { InvalidOptionError, NotFoundError } from '../errors.js';
 import { EventDisplayReconciler } from '../display/index.js';
 import { BrokerReconciler } from '../broker/index.js';
@@ -158,6 +159,11 @@ export class SluiceServer {
       publicUrl,
       defaultChannelTemplate: options.defaultChannelTemplate ?? IN_MEMORY_TEMPLATE,
     });
+    // Per-address ingress tokens: the Secret named by the channel's or Broker's annotation, read per request.
+    this.targets.authorize = (target, headers) => {
+      const r = this.runtime.resourceAt(target);
+      return r ? checkIngressToken(r.metadata, (ns, n) => this.runtime.getSecret(ns, n), headers) : undefined;
+    };
     this.liveConfig = new LiveConfig({
       runtime: this.runtime,
       registry: this.#kinds,

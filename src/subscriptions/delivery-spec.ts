@@ -3,19 +3,10 @@
  * The YAML form is validated by the resource schemas; `parse*` here turns it into
  * numbers the dispatcher uses.
  */
-import type { Destination } from '../resources/types.js';
+import type { BackoffPolicy } from '../resources/types.js';
 
-export type BackoffPolicy = 'exponential' | 'linear';
-
-/** `spec.delivery` as written in YAML. */
-export interface DeliverySpec {
-  deadLetterSink?: Destination;
-  retry?: number;
-  backoffPolicy?: BackoffPolicy;
-  backoffDelay?: string;
-  timeout?: string;
-  retryAfterMax?: string;
-}
+// The YAML form is part of the resource model; re-exported here for the delivery code.
+export type { BackoffPolicy, DeliverySpec } from '../resources/types.js';
 
 /** The parsed delivery policy one subscription delivers with. */
 export interface DeliveryPolicy {

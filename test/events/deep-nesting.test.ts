@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { InvalidEventError } from '../../src/errors.js';
 import { parseHttpEvents, toStructuredJson } from '../../src/events/index.js';
 import { createIngressApp } from '../../src/server/ingress.js';
-import { IngressTargets, type IngressTarget } from '../../src/server/targets.js';
+import { IngressTargets, type IngressTarget } from '../../src/runtime/ingress-targets.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { channelYaml, startSluice, subscriptionYaml } from '../helpers/sluice.js';
 import { startSink, type RecordingSink } from '../helpers/sink.js';

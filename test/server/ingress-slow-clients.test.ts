@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { Agent, request } from 'undici';
 import { InvalidOptionError } from '../../src/errors.js';
 import { createIngressApp, defaultMaxConnections, resolveIngressLimits } from '../../src/server/ingress.js';
-import { IngressTargets } from '../../src/server/targets.js';
+import { IngressTargets } from '../../src/runtime/ingress-targets.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { channelYaml, startSluice, subscriptionYaml, waitUntil } from '../helpers/sluice.js';
