@@ -1,35 +1,36 @@
-import { createCoreKinds, type KindDefinition, type ResourceKindRegistry } from './resources/index.js';
+import { channelKind, inMemoryChannelKind, ResourceKindRegistry, secretKind, subscriptionKind, type KindDefinition } from './resources/index.js';
 import { eventDisplayKind } from './display/index.js';
 import { natsJetStreamChannelKind } from './channels/nats/nats-channel-spec.js';
 import { redisChannelKind } from './channels/bullmq/redis-channel-spec.js';
-import { gitHubSourceKind } from './sources/github/github-source-kind.js';
-import { pingSourceKind } from './sources/ping/ping-source-kind.js';
-import { apiServerSourceKind } from './sources/apiserver/apiserver-source-kind.js';
-import { containerSourceKind } from './sources/container/container-source-kind.js';
+import { gitHubRunner } from './sources/runners/github-runner.js';
+import { pingRunner } from './sources/runners/ping-runner.js';
+import { apiServerRunner } from './sources/runners/apiserver-runner.js';
+import { containerRunner } from './sources/runners/container-runner.js';
+import type { SourceRunner } from './sources/runners/source-runner.js';
 import { sinkBindingKind } from './sources/sinkbinding/sinkbinding-kind.js';
 import { serviceKind } from './activator/service-spec.js';
 import { brokerKind, triggerKind } from './broker/broker-kinds.js';
 import { configMapKind } from './broker/config-map-kind.js';
 
 /**
- * Every kind `sluice` understands. The resources module knows only the core messaging
- * kinds; each feature owns its kind definition and is added here, so the loader, the CLI
- * `validate` command and the admin API all accept exactly the same YAML.
+ * Every kind `sluice` understands, in registration order (the order `sluice get all` and
+ * `GET /api/v1/kinds` list them): each a module in its feature's folder with its schema,
+ * defaults, validation and short names. A source kind is listed by its runner, which
+ * carries its definition. The loader, `sluice validate`, the admin API and the
+ * SourcesReconciler all read this one list. Adding a kind: its module, and one entry here.
  */
+export const SLUICE_KINDS: ReadonlyArray<KindDefinition | SourceRunner> = [
+  inMemoryChannelKind, channelKind, subscriptionKind, secretKind, eventDisplayKind, natsJetStreamChannelKind, redisChannelKind,
+  gitHubRunner, pingRunner, apiServerRunner, containerRunner, sinkBindingKind,
+  brokerKind, triggerKind, configMapKind, serviceKind,
+];
+
+/** The source kinds' runners, for the SourcesReconciler. */
+export const sourceRunners = (): SourceRunner[] => SLUICE_KINDS.filter((k): k is SourceRunner => 'definition' in k);
+
+/** The registry of every kind, plus `extra` ones (an embedder's). */
 export function createSluiceKinds(extra: readonly KindDefinition[] = []): ResourceKindRegistry {
-  const registry = createCoreKinds()
-    .register(eventDisplayKind)
-    .register(natsJetStreamChannelKind)
-    .register(redisChannelKind)
-    .register(gitHubSourceKind)
-    .register(pingSourceKind)
-    .register(apiServerSourceKind)
-    .register(containerSourceKind)
-    .register(sinkBindingKind)
-    .register(brokerKind)
-    .register(triggerKind)
-    .register(configMapKind)
-    .register({ apiVersion: serviceKind.apiVersion, kind: serviceKind.kind, spec: serviceKind.spec, validate: serviceKind.validate });
-  for (const def of extra) registry.register(def);
+  const registry = new ResourceKindRegistry();
+  for (const k of [...SLUICE_KINDS, ...extra]) registry.register('definition' in k ? k.definition : k);
   return registry;
 }

@@ -19,7 +19,7 @@ export { parseAutoscaling, AUTOSCALING_DEFAULTS } from './autoscale-config.js';
 export type { AutoscaleConfig } from './autoscale-config.js';
 export { deploymentServiceConfig } from './deployment-config.js';
 export { probeOnce } from './readiness-probe.js';
-export { ServiceReconciler, SERVICE_KIND } from './service-reconciler.js';
+export { ServiceReconciler } from './service-reconciler.js';
 export type { ServiceReconcilerOptions } from './service-reconciler.js';
 export { DeploymentRefs, DEPLOYMENT_URL_ANNOTATION } from './deployment-refs.js';
 export type { DeploymentRefsOptions } from './deployment-refs.js';

@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, request } from 'undici';
 import { SluiceError, httpStatusOf } from '../errors.js';
@@ -73,12 +72,11 @@ export function createServiceProxy(resolver: EndpointResolver, options: ServiceP
         bodyTimeout: timeout,
         signal: aborted.signal,
       });
-      const stream = res.body as unknown as Readable;
-      stream.once('close', release);
-      stream.once('error', release);
+      res.body.once('close', release);
+      res.body.once('error', release);
       reply.code(res.statusCode);
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) reply.header(k, v);
-      await reply.send(stream);
+      await reply.send(res.body);
     } catch (err) {
       release();
       if (aborted.signal.aborted) return;

@@ -6,17 +6,16 @@ import { NotReadyError, ResourceValidationError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { nsKey, type LoadedResource, type Resource } from '../resources/types.js';
 import { DestinationError } from '../runtime/addressing.js';
-import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
+import type { ReconcileContext, Reconciler } from '../runtime/runtime.js';
 import { sendError } from '../server/reply-error.js';
 import type { RawRouteHandler } from '../runtime/ingress-targets.js';
 import { Activator, type ActivatorOptions } from './activator.js';
 import { loadKubeConfig } from '../sources/apiserver/kubeconfig.js';
 import { DeploymentRefs } from './deployment-refs.js';
 import { createServiceProxy, type ServiceProxy } from './service-proxy.js';
-import { serviceConfigFrom, type ServiceConfig, type ServiceSpec } from './service-spec.js';
+import { serviceConfigFrom, serviceKind, type ServiceConfig, type ServiceSpec } from './service-spec.js';
 import { serviceResourceStatus, type ServiceProblem } from './service-status.js';
 
-export const SERVICE_KIND = 'Service';
 const SERVING_GROUP = 'serving.knative.dev/';
 
 export interface ServiceReconcilerOptions {
@@ -54,7 +53,7 @@ export class ServiceReconciler implements Reconciler {
   readonly #statusMs: number;
   readonly #tracked = new Map<string, Tracked>();
   readonly #agent = new Agent({ keepAliveTimeout: 4_000, connections: 256 });
-  #runtime: SluiceRuntime | undefined;
+  #runtime: ReconcileContext | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -70,11 +69,11 @@ export class ServiceReconciler implements Reconciler {
     });
   }
 
-  async reconcile(runtime: SluiceRuntime): Promise<void> {
+  async reconcile(runtime: ReconcileContext): Promise<void> {
     if (this.#closed) return;
     if (!this.#runtime) this.#attach(runtime);
     const desired = new Set<string>();
-    for (const item of runtime.list<ServiceSpec>(SERVICE_KIND)) {
+    for (const item of runtime.list<ServiceSpec>(serviceKind.kind)) {
       if (!item.resource.apiVersion.startsWith(SERVING_GROUP)) continue;
       const key = nsKey(item.resource.metadata.namespace, item.resource.metadata.name);
       desired.add(key);
@@ -100,9 +99,9 @@ export class ServiceReconciler implements Reconciler {
 
   // ---- internals ----
 
-  #attach(runtime: SluiceRuntime): void {
+  #attach(runtime: ReconcileContext): void {
     this.#runtime = runtime;
-    runtime.addresses.register(SERVICE_KIND, (ref) => {
+    runtime.addresses.register(serviceKind.kind, (ref) => {
       const key = nsKey(ref.namespace, ref.name);
       if (!ref.apiVersion.startsWith(SERVING_GROUP)) {
         throw new DestinationError(`${ref.kind} ${key}: only serving.knative.dev/v1 Services are addressable (a Kubernetes core Service is not; use uri)`);
@@ -118,7 +117,7 @@ export class ServiceReconciler implements Reconciler {
   }
 
   #url(key: string): string {
-    return `${this.#runtime!.options.publicUrl}/services/${key}`;
+    return `${this.#runtime!.publicUrl}/services/${key}`;
   }
 
   async #apply(key: string, item: LoadedResource<unknown>): Promise<void> {
@@ -148,7 +147,7 @@ export class ServiceReconciler implements Reconciler {
 
   /** `/services/<ns>/<name>/...`: the proxy through the activator, or a 503 saying why not. */
   #route(key: string, t: Tracked, config: ServiceConfig | undefined): void {
-    const services = this.#runtime!.options.targets.services;
+    const services = this.#runtime!.targets.services;
     if (!config) {
       services.set(key, async (_req, reply) => {
         sendError(reply, new NotReadyError(`Service ${key} is not ready: ${t.problem?.message ?? 'not started'}`));
@@ -167,7 +166,7 @@ export class ServiceReconciler implements Reconciler {
   async #remove(key: string): Promise<void> {
     const t = this.#tracked.get(key);
     this.#tracked.delete(key);
-    this.#runtime?.options.targets.services.delete(key);
+    this.#runtime?.targets.services.delete(key);
     await t?.proxy?.proxy.close();
     if (this.activator.get(key) || this.activator.pending(key)) {
       this.#log.info({ service: key }, 'Service deleted: stopping its replicas');

@@ -113,7 +113,7 @@ export type ServiceMode = 'local' | 'kubernetes';
 /** Entry for the resource registry (src/resources): apiVersion/kind and the spec schema. */
 export const serviceKind = {
   apiVersion: 'serving.knative.dev/v1',
-  kind: 'Service',
+  kind: 'Service', shortNames: ['ksvc', 'kservice'],
   spec: serviceSpecSchema,
   /** Parses a validated Service into the activator's config (throws ResourceValidationError). */
   toConfig: (resource: Resource, mode: ServiceMode = 'local', origin?: ResourceOrigin) => serviceConfigFrom(resource, mode, origin),

@@ -1,6 +1,6 @@
 import type { Channel } from '../channels/channel.js';
 import type { Resource } from '../resources/types.js';
-import type { SluiceRuntime } from '../runtime/runtime.js';
+import type { ReconcileContext } from '../runtime/runtime.js';
 import type { DeliverySpec } from '../subscriptions/index.js';
 import type { BrokerIngress } from './broker-ingress.js';
 import type { BrokerSpec } from './broker-kinds.js';
@@ -24,11 +24,11 @@ export interface BrokerInstance {
 export interface BrokerDirectory {
   readonly instances: ReadonlyMap<string, BrokerInstance>;
   /** Where a Trigger's replies go: the broker's address on the local ingress when known. */
-  replyUrl(runtime: SluiceRuntime, broker: BrokerInstance): string;
+  replyUrl(runtime: ReconcileContext, broker: BrokerInstance): string;
   /** The base URLs at which this process's brokers are reached, for the loop check. */
-  ownBaseUrls(runtime: SluiceRuntime): string[];
+  ownBaseUrls(runtime: ReconcileContext): string[];
   /** True once a channel was closed by a broker deletion or replacement. */
   isRetired(channel: Channel): boolean;
   /** Publishes each broker's ingress on its current channel once Triggers are on it. */
-  commit(runtime: SluiceRuntime): void;
+  commit(runtime: ReconcileContext): void;
 }

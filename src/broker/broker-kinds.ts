@@ -58,7 +58,7 @@ function annotationPath(name: string): string {
 
 export const brokerKind: KindDefinition<BrokerSpec> = {
   apiVersion: EVENTING_V1,
-  kind: BROKER_KIND,
+  kind: BROKER_KIND, shortNames: ['brk'],
   spec: brokerSpecSchema,
   defaults(r) {
     const ns = r.metadata.namespace;
@@ -103,7 +103,7 @@ const triggerSpecSchema: z.ZodType<TriggerSpec, unknown> = z.strictObject({
 
 export const triggerKind: KindDefinition<TriggerSpec> = {
   apiVersion: EVENTING_V1,
-  kind: TRIGGER_KIND,
+  kind: TRIGGER_KIND, shortNames: ['trig'],
   spec: triggerSpecSchema,
   defaults(r) {
     const ns = r.metadata.namespace;

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Channel } from '../channels/channel.js';
 import { ChannelManager } from '../channels/channel-manager.js';
 import { DestinationError } from '../runtime/addressing.js';
-import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
+import type { ReconcileContext, Reconciler } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
 import { nsKey } from '../resources/types.js';
 import { BROKER_DEFAULT_DELIVERY } from '../subscriptions/index.js';
@@ -50,14 +50,14 @@ export class BrokerReconciler implements Reconciler, BrokerDirectory {
   }
 
   /** Where a Trigger's replies go: the broker's address on the local ingress when known. */
-  replyUrl(runtime: SluiceRuntime, broker: BrokerInstance): string {
-    return brokerUrl(this.#localIngressUrl() ?? runtime.options.publicUrl, broker.namespace, broker.name);
+  replyUrl(runtime: ReconcileContext, broker: BrokerInstance): string {
+    return brokerUrl(this.#localIngressUrl() ?? runtime.publicUrl, broker.namespace, broker.name);
   }
 
   /** The base URLs at which this process's brokers are reached (public and local ingress), for the loop check. */
-  ownBaseUrls(runtime: SluiceRuntime): string[] {
+  ownBaseUrls(runtime: ReconcileContext): string[] {
     const local = this.#localIngressUrl();
-    return local ? [runtime.options.publicUrl, local] : [runtime.options.publicUrl];
+    return local ? [runtime.publicUrl, local] : [runtime.publicUrl];
   }
 
   /** True once a channel was closed by a broker deletion or replacement: nothing more to unsubscribe from. */
@@ -65,14 +65,14 @@ export class BrokerReconciler implements Reconciler, BrokerDirectory {
     return this.#channels?.isRetired(channel) ?? false;
   }
 
-  async reconcile(runtime: SluiceRuntime): Promise<void> {
-    const log = (this.#log ??= runtime.options.logger.child({ component: 'broker' }));
+  async reconcile(runtime: ReconcileContext): Promise<void> {
+    const log = (this.#log ??= runtime.logger.child({ component: 'broker' }));
     if (!this.#registered) {
       runtime.addresses.register(BROKER_KIND, (ref) =>
-        this.instances.has(nsKey(ref.namespace, ref.name)) ? { url: brokerUrl(runtime.options.publicUrl, ref.namespace, ref.name) } : undefined,
+        this.instances.has(nsKey(ref.namespace, ref.name)) ? { url: brokerUrl(runtime.publicUrl, ref.namespace, ref.name) } : undefined,
       );
       // Backlog and depth gauges per broker, with each Trigger as a subscription.
-      runtime.options.metrics.observeChannels(() =>
+      runtime.metrics.observeChannels(() =>
         [...this.instances.values()].map((i) => ({ namespace: i.namespace, name: i.name, kind: i.backendKind, stats: i.channel.stats() })),
       );
       this.#registered = true;
@@ -82,8 +82,8 @@ export class BrokerReconciler implements Reconciler, BrokerDirectory {
       configMaps.set(nsKey(resource.metadata.namespace, resource.metadata.name), resource.spec);
       runtime.setStatus(resource, readyStatus(true, 'Loaded'));
     }
-    const { channelRegistry, defaultChannelTemplate, metrics } = runtime.options;
-    const channels = (this.#channels ??= new ChannelManager({ registry: channelRegistry, logger: log, drainMs: runtime.options.drainOnReplaceMs }));
+    const { channelRegistry, defaultChannelTemplate, metrics } = runtime;
+    const channels = (this.#channels ??= new ChannelManager({ registry: channelRegistry, logger: log, drainMs: runtime.drainOnReplaceMs }));
     const desired = new Set<string>();
     for (const { resource } of runtime.list<BrokerSpec>(BROKER_KIND)) {
       const { namespace, name } = resource.metadata;
@@ -114,15 +114,15 @@ export class BrokerReconciler implements Reconciler, BrokerDirectory {
     for (const [key, inst] of this.instances) {
       if (desired.has(key)) continue;
       this.instances.delete(key);
-      runtime.options.targets.brokers.delete(key);
+      runtime.targets.brokers.delete(key);
       channels.remove(key);
       log.info({ broker: key, backend: inst.backendKind }, 'broker deleted');
     }
   }
 
   /** Publishes each broker's ingress on its current channel, retires replaced channels, and sets Broker status. */
-  commit(runtime: SluiceRuntime): void {
-    const targets = runtime.options.targets.brokers;
+  commit(runtime: ReconcileContext): void {
+    const targets = runtime.targets.brokers;
     for (const [key, inst] of this.instances) {
       if (targets.get(key) !== inst.ingress) targets.set(key, inst.ingress);
       // The Triggers are on the current channel: a replaced one stops taking events and drains.
@@ -131,8 +131,8 @@ export class BrokerReconciler implements Reconciler, BrokerDirectory {
     }
   }
 
-  #status(runtime: SluiceRuntime, inst: BrokerInstance) {
-    const address = { url: brokerUrl(runtime.options.publicUrl, inst.namespace, inst.name) };
+  #status(runtime: ReconcileContext, inst: BrokerInstance) {
+    const address = { url: brokerUrl(runtime.publicUrl, inst.namespace, inst.name) };
     const notReady = inst.ingress.notReadyReason();
     if (notReady) return readyStatus(false, 'BackendNotReady', notReady, { address, backend: inst.backendKind });
     const dls = inst.resource.spec.delivery?.deadLetterSink;

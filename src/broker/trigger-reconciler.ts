@@ -3,7 +3,7 @@ import type { DeliveryTarget } from '../dispatcher/index.js';
 import type { Resource, ResourceStatus } from '../resources/types.js';
 import { DestinationError, type ResolvedDestination } from '../runtime/addressing.js';
 import { loopAllowed, loopMessage, LoopReporter, triggerSelfLoop } from '../runtime/loop-guard.js';
-import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
+import type { ReconcileContext, Reconciler } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
 import { nsKey } from '../resources/types.js';
 import { resolveDeliveryPolicy, type DeliveryPolicy } from '../subscriptions/index.js';
@@ -50,7 +50,7 @@ export class TriggerReconciler implements Reconciler {
     this.#brokers = brokers;
   }
 
-  async reconcile(runtime: SluiceRuntime): Promise<void> {
+  async reconcile(runtime: ReconcileContext): Promise<void> {
     try {
       await this.#reconcileTriggers(runtime);
     } finally {
@@ -58,8 +58,8 @@ export class TriggerReconciler implements Reconciler {
     }
   }
 
-  async #reconcileTriggers(runtime: SluiceRuntime): Promise<void> {
-    const log = (this.#log ??= runtime.options.logger.child({ component: 'trigger' }));
+  async #reconcileTriggers(runtime: ReconcileContext): Promise<void> {
+    const log = (this.#log ??= runtime.logger.child({ component: 'trigger' }));
     const brokerResources = new Map<string, Resource<unknown>>();
     for (const { resource } of runtime.list(BROKER_KIND)) brokerResources.set(nsKey(resource.metadata.namespace, resource.metadata.name), resource);
     const desired = new Set<string>();
@@ -92,18 +92,18 @@ export class TriggerReconciler implements Reconciler {
     await this.#subscriptionManager(runtime, log).retain(desired);
   }
 
-  #subscriptionManager(runtime: SluiceRuntime, log: Logger): SubscriptionManager<DeliveryTarget> {
+  #subscriptionManager(runtime: ReconcileContext, log: Logger): SubscriptionManager<DeliveryTarget> {
     return (this.#subscriptions ??= new SubscriptionManager({
-      handlers: runtime.options.dispatcher,
+      handlers: runtime.dispatcher,
       logger: log,
-      maxInFlight: runtime.options.maxInFlightPerSubscription,
+      maxInFlight: runtime.maxInFlightPerSubscription,
       // A deleted or replaced broker's channel is closing: it drops its subscriptions itself.
       isRetired: (c) => this.#brokers.isRetired(c),
     }));
   }
 
   /** Subscribes (or re-subscribes) one Trigger; returns its Ready status or throws TriggerNotReady. */
-  async #wire(runtime: SluiceRuntime, r: Resource<TriggerSpec>, key: string, broker: BrokerInstance, log: Logger): Promise<ResourceStatus> {
+  async #wire(runtime: ReconcileContext, r: Resource<TriggerSpec>, key: string, broker: BrokerInstance, log: Logger): Promise<ResourceStatus> {
     const ns = r.metadata.namespace;
     const cached = this.#filters.get(key);
     const filterKey = JSON.stringify([r.spec.filter ?? null, r.spec.filters ?? null]);
@@ -143,7 +143,7 @@ export class TriggerReconciler implements Reconciler {
       replyUri,
       ...(dls ? { deadLetterUri: dls.url } : {}),
       policy,
-      prepareReply: triggerReplyPreparer({ namespace_name: ns, resource: broker.name }, r.metadata.name, runtime.options.metrics, log),
+      prepareReply: triggerReplyPreparer({ namespace_name: ns, resource: broker.name }, r.metadata.name, runtime.metrics, log),
     };
     try {
       await this.#subscriptionManager(runtime, log).ensure(key, {
@@ -164,7 +164,7 @@ export class TriggerReconciler implements Reconciler {
   }
 }
 
-function resolve(runtime: SluiceRuntime, dest: TriggerSpec['subscriber'], ns: string, what: string, reason: string): ResolvedDestination {
+function resolve(runtime: ReconcileContext, dest: TriggerSpec['subscriber'], ns: string, what: string, reason: string): ResolvedDestination {
   try {
     return runtime.addresses.resolve(dest, ns, what);
   } catch (err) {

@@ -33,7 +33,8 @@ function kindsOf(client: AdminClient): Promise<KindInfo[]> {
       const res = await client.request<{ items?: KindInfo[]; error?: string; reason?: string }>('GET', '/api/v1/kinds');
       if (res.status === 200 && Array.isArray(res.body.items)) return res.body.items;
       if (res.status !== 404) throw client.errorOf(res.status, res.body, '/api/v1/kinds');
-      return knownKinds(await sluiceKinds()).map((kind) => ({ kind, aliases: kindAliases(kind) }));
+      const own = await sluiceKinds();
+      return knownKinds(own).map((kind) => ({ kind, aliases: kindAliases(own, kind) }));
     })();
     served.set(client, p);
   }

@@ -1,9 +1,8 @@
 import { nsKey } from '../resources/types.js';
-import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
+import type { ReconcileContext, Reconciler } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
 import { EventDisplay } from './event-display.js';
-
-export const EVENT_DISPLAY_KIND = 'EventDisplay';
+import { eventDisplayKind, type EventDisplaySpec } from './event-display-kind.js';
 
 /** Creates an EventDisplay sink per resource and makes `ref: {kind: EventDisplay}` resolvable. */
 export class EventDisplayReconciler implements Reconciler {
@@ -11,15 +10,15 @@ export class EventDisplayReconciler implements Reconciler {
   readonly displays = new Map<string, EventDisplay>();
   #registered = false;
 
-  async reconcile(runtime: SluiceRuntime): Promise<void> {
-    const { targets, logger } = runtime.options;
-    const url = (ns: string, name: string) => `${runtime.options.publicUrl}/display/${ns}/${name}`;
+  async reconcile(runtime: ReconcileContext): Promise<void> {
+    const { targets, logger } = runtime;
+    const url = (ns: string, name: string) => `${runtime.publicUrl}/display/${ns}/${name}`;
     if (!this.#registered) {
-      runtime.addresses.register(EVENT_DISPLAY_KIND, (ref) => (this.displays.has(nsKey(ref.namespace, ref.name)) ? { url: url(ref.namespace, ref.name) } : undefined));
+      runtime.addresses.register(eventDisplayKind.kind, (ref) => (this.displays.has(nsKey(ref.namespace, ref.name)) ? { url: url(ref.namespace, ref.name) } : undefined));
       this.#registered = true;
     }
     const desired = new Set<string>();
-    for (const { resource } of runtime.list<{ maxEvents?: number }>(EVENT_DISPLAY_KIND)) {
+    for (const { resource } of runtime.list<EventDisplaySpec>(eventDisplayKind.kind)) {
       const { namespace, name } = resource.metadata;
       const key = nsKey(namespace, name);
       desired.add(key);

@@ -11,6 +11,6 @@ export interface EventDisplaySpec {
 /** Sluice's built-in sink kind, the stand-in for Knative's event-display service. */
 export const eventDisplayKind: KindDefinition<EventDisplaySpec> = {
   apiVersion: EVENT_DISPLAY_API_VERSION,
-  kind: 'EventDisplay',
+  kind: 'EventDisplay', shortNames: ['display', 'displays'],
   spec: z.strictObject({ maxEvents: z.number().int().min(1).max(100_000).optional() }),
 };

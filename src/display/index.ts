@@ -1,3 +1,3 @@
 export { EventDisplay, type DisplayedEvent } from './event-display.js';
-export { EventDisplayReconciler, EVENT_DISPLAY_KIND } from './display-reconciler.js';
+export { EventDisplayReconciler } from './display-reconciler.js';
 export { eventDisplayKind, EVENT_DISPLAY_API_VERSION, type EventDisplaySpec } from './event-display-kind.js';

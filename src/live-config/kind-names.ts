@@ -1,27 +1,5 @@
 import type { ResourceKindRegistry } from '../resources/index.js';
 
-/**
- * Short names users type for kinds, as kubectl knows them for Knative's CRDs (`imc`,
- * `ksvc`) plus a few Sluice adds (`subs`). Singular and plural lower-case names need no
- * entry: they are derived from the kind.
- */
-const SHORT_NAMES: Readonly<Record<string, readonly string[]>> = {
-  InMemoryChannel: ['imc'],
-  Channel: ['ch'],
-  Subscription: ['sub', 'subs'],
-  Broker: ['brk'],
-  Trigger: ['trig'],
-  Service: ['ksvc', 'kservice'],
-  EventDisplay: ['display', 'displays'],
-  NatsJetStreamChannel: ['natschannel', 'jsc'],
-  RedisChannel: ['redischannel'],
-  PingSource: ['ping'],
-  ApiServerSource: ['apiserver'],
-  ContainerSource: ['container'],
-  GitHubSource: ['github'],
-  SinkBinding: ['binding'],
-};
-
 /** `Subscription` -> `subscriptions`, `Ingress` -> `ingresses`, `Policy` -> `policies`. */
 export function pluralOf(kind: string): string {
   const k = kind.toLowerCase();
@@ -30,9 +8,9 @@ export function pluralOf(kind: string): string {
   return k + 's';
 }
 
-/** Every name a kind answers to, lower case. */
-export function kindAliases(kind: string): string[] {
-  return [kind.toLowerCase(), pluralOf(kind), ...(SHORT_NAMES[kind] ?? [])];
+/** Every name a kind answers to, lower case: singular, plural, and the short names its definition gives (`imc`, `subs`, `ksvc`). */
+export function kindAliases(registry: ResourceKindRegistry, kind: string): string[] {
+  return [kind.toLowerCase(), pluralOf(kind), ...registry.definitions().flatMap((d) => (d.kind === kind ? (d.shortNames ?? []) : []))];
 }
 
 /** Every kind the registry serves (plus Secret), in registration order, without duplicates. */
@@ -48,7 +26,7 @@ export function resolveKindName(registry: ResourceKindRegistry, input: string): 
   const wanted = input.trim().toLowerCase();
   const bare = wanted.includes('.') ? wanted.slice(0, wanted.indexOf('.')) : wanted;
   for (const kind of knownKinds(registry)) {
-    if (kindAliases(kind).includes(bare)) return kind;
+    if (kindAliases(registry, kind).includes(bare)) return kind;
   }
   return undefined;
 }

@@ -44,7 +44,7 @@ const inMemoryChannelSpecSchema: z.ZodType<InMemoryChannelSpec, unknown> = z
 
 export const inMemoryChannelKind: KindDefinition<InMemoryChannelSpec> = {
   apiVersion: MESSAGING_V1,
-  kind: 'InMemoryChannel',
+  kind: 'InMemoryChannel', shortNames: ['imc'],
   spec: inMemoryChannelSpecSchema,
   defaults(r) {
     defaultDestinationNamespace(r.spec.delivery?.deadLetterSink, r.metadata.namespace);
@@ -67,7 +67,7 @@ const channelSpecSchema: z.ZodType<ChannelSpec, unknown> = z
 
 export const channelKind: KindDefinition<ChannelSpec> = {
   apiVersion: MESSAGING_V1,
-  kind: 'Channel',
+  kind: 'Channel', shortNames: ['ch'],
   spec: channelSpecSchema,
   defaults(r, ctx) {
     if (!r.spec.channelTemplate) {
@@ -100,7 +100,7 @@ const subscriptionSpecSchema: z.ZodType<SubscriptionSpec, unknown> = z.strictObj
 
 export const subscriptionKind: KindDefinition<SubscriptionSpec> = {
   apiVersion: MESSAGING_V1,
-  kind: 'Subscription',
+  kind: 'Subscription', shortNames: ['sub', 'subs'],
   spec: subscriptionSpecSchema,
   // Knative's SetDefaults: refs without a namespace point into the Subscription's. The
   // channel ref is left as written: it may only ever be the Subscription's namespace.

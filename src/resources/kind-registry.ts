@@ -11,13 +11,15 @@ export interface KindContext {
 }
 
 /**
- * One kind of resource. A feature adds a kind with one file exporting a KindDefinition
- * and one `registry.register(...)` line.
+ * One kind of resource. A feature adds a kind with one module exporting a KindDefinition
+ * (or, for a source, a runner carrying it) and one entry in `src/kinds.ts`.
  */
 export interface KindDefinition<Spec = unknown> {
   /** Accepted apiVersions; a resource keeps the one it was written with. */
   readonly apiVersion: string | readonly string[];
   readonly kind: string;
+  /** Short names users may type for it besides its singular and plural (`imc`, `ksvc`), as kubectl's CRD shortNames. */
+  readonly shortNames?: readonly string[];
   /** Schema of `spec` (strict objects: unknown fields are errors). A missing spec is validated as `{}`. */
   readonly spec: z.ZodType<Spec, unknown>;
   /**

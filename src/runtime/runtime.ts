@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Channel } from '../channels/channel.js';
 import { ChannelManager } from '../channels/channel-manager.js';
-import { SubscriptionManager } from '../subscriptions/subscription-manager.js';
+import { SubscriptionManager, type DeliveryHandlers } from '../subscriptions/subscription-manager.js';
 import type { ChannelRegistry } from '../channels/registry.js';
 import type { Dispatcher, DeliveryTarget } from '../dispatcher/index.js';
 import type { SluiceEvent } from '../events/types.js';
@@ -48,8 +48,21 @@ interface ChannelInstance {
  */
 export interface Reconciler {
   readonly phase: 'address' | 'consumer';
-  reconcile(runtime: SluiceRuntime): Promise<void>;
+  reconcile(ctx: ReconcileContext): Promise<void>;
   close?(deadline: number): Promise<void>;
+}
+
+/** What a reconciler gets of the runtime: its options (read live: `publicUrl` follows a port bound later), resources, statuses, Secrets, addresses. */
+export interface ReconcileContext extends Readonly<Required<Omit<RuntimeOptions, 'dispatcher'>>> {
+  /** Delivery handlers for subscriptions (Triggers) and plain sends (sources' emits). */
+  readonly dispatcher: DeliveryHandlers<DeliveryTarget> & Pick<Dispatcher, 'send'>;
+  readonly addresses: AddressResolver;
+  /** Resources of one kind, as validated by that kind's definition. */
+  list<S = Record<string, unknown>>(kind: string): Array<LoadedResource<S>>;
+  setStatus(resource: Resource<unknown>, status: ResourceStatus): void;
+  getSecret(namespace: string, name: string): SecretResource | undefined;
+  /** Asks for another pass (a source's start retry is due). */
+  reconcile(): Promise<void>;
 }
 
 interface InvalidEntry {
@@ -68,7 +81,7 @@ const CHANNEL = 'Channel';
  * ingress targets. Reconciliation is a full, idempotent pass, serialised, run after every
  * change; the data plane (ingress, channels, dispatcher) never reads YAML.
  */
-export class SluiceRuntime implements RuntimeView {
+export class SluiceRuntime implements RuntimeView, ReconcileContext {
   readonly addresses = new AddressResolver();
   #o: Required<RuntimeOptions>;
   readonly #log: Logger;
@@ -217,6 +230,16 @@ export class SluiceRuntime implements RuntimeView {
     return this.#o;
   }
 
+  get logger(): Logger { return this.#o.logger; }
+  get metrics(): Metrics { return this.#o.metrics; }
+  get dispatcher(): Dispatcher { return this.#o.dispatcher; }
+  get channelRegistry(): ChannelRegistry { return this.#o.channelRegistry; }
+  get targets(): IngressTargets { return this.#o.targets; }
+  get publicUrl(): string { return this.#o.publicUrl; }
+  get defaultChannelTemplate(): ChannelTemplate { return this.#o.defaultChannelTemplate; }
+  get maxInFlightPerSubscription(): number { return this.#o.maxInFlightPerSubscription; }
+  get drainOnReplaceMs(): number { return this.#o.drainOnReplaceMs; }
+
   async #reconcileOnce(): Promise<void> {
     if (this.#closing) return;
     try {
@@ -301,9 +324,7 @@ export class SluiceRuntime implements RuntimeView {
   async #reconcileSubscriptions(): Promise<void> {
     const desired = new Set<string>();
     const cycles = channelCycles(this.#channelEdges(), [this.#o.publicUrl]);
-    for (const item of this.#resources.values()) {
-      const r = item.resource as unknown as Resource<SubscriptionSpec>;
-      if (r.kind !== SUBSCRIPTION) continue;
+    for (const { resource: r } of this.list<SubscriptionSpec>(SUBSCRIPTION)) {
       const { namespace, name } = r.metadata;
       const key = nsKey(namespace, name);
       const chRef = r.spec.channel;
@@ -349,9 +370,7 @@ export class SluiceRuntime implements RuntimeView {
   /** Subscriptions on existing channels, with where their subscriber and reply send (for the loop check). */
   #channelEdges(): ChannelEdge[] {
     const edges: ChannelEdge[] = [];
-    for (const { resource } of this.#resources.values()) {
-      if (resource.kind !== SUBSCRIPTION) continue;
-      const r = resource as unknown as Resource<SubscriptionSpec>;
+    for (const { resource: r } of this.list<SubscriptionSpec>(SUBSCRIPTION)) {
       const { namespace: ns, name } = r.metadata;
       if (this.#channels.get(nsKey(ns, r.spec.channel.name))?.resourceKind !== r.spec.channel.kind) continue;
       const urls: string[] = [];

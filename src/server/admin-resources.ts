@@ -35,7 +35,7 @@ export function adminResourcesPlugin(live: LiveConfig, runtime: StatusLookup, re
       items: knownKinds(registry).map((kind) => ({
         kind,
         apiVersions: registry.definitions().filter((d) => d.kind === kind).flatMap((d) => ResourceKindRegistry.versionsOf(d)),
-        aliases: kindAliases(kind),
+        aliases: kindAliases(registry, kind),
       })),
     }));
     await app.register(async (scope) => {

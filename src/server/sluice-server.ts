@@ -26,7 +26,7 @@ import { SourcesReconciler, type SourcesReconcilerOptions } from '../sources/sou
 import { SinkBindingIndex } from '../sources/sinkbinding/index.js';
 import { bindServices } from '../sources/sinkbinding/bind-services.js';
 import { LiveConfig, resolveKindName } from '../live-config/index.js';
-import { createSluiceKinds } from '../kinds.js';
+import { createSluiceKinds, sourceRunners } from '../kinds.js';
 import { adminResourcesPlugin } from './admin-resources.js';
 
 export interface SluiceServerOptions {
@@ -172,9 +172,6 @@ export class SluiceServer {
       ...(options.watchDebounceMs ? { watchDebounceMs: options.watchDebounceMs } : {}),
       logger: options.logger,
     });
-    this.runtime.addReconciler(this.displays);
-    this.runtime.addReconciler(this.brokers);
-    this.runtime.addReconciler(this.brokers.triggers);
     this.services = new ServiceReconciler({
       logger: options.logger,
       registry: this.metrics.registry,
@@ -182,8 +179,8 @@ export class SluiceServer {
       // Local replicas get K_SINK/K_CE_OVERRIDES from the SinkBindings that select their Service.
       activator: bindServices(options.activator, this.sinkBindings, this.runtime),
     });
-    this.runtime.addReconciler(this.services);
     this.sources = new SourcesReconciler({
+      runners: sourceRunners(),
       ...options.sources,
       sinkBindings: this.sinkBindings,
       kubeconfigPath: options.kubeconfigPath,
@@ -191,7 +188,7 @@ export class SluiceServer {
       // Emits to Sluice's own channels stay on this host even when --public-url is a tunnel.
       localIngressUrl: () => this.ingressUrl || undefined,
     });
-    this.runtime.addReconciler(this.sources);
+    for (const r of [this.displays, this.brokers, this.brokers.triggers, this.services, this.sources]) this.runtime.addReconciler(r);
     this.ingress = createIngressApp({
       targets: this.targets,
       logger: options.logger,
@@ -240,7 +237,7 @@ export class SluiceServer {
 
   /** This server's public URL and its bound ingress address: URLs under them are its own. */
   #ownBases(): readonly string[] {
-    return [this.runtime?.options.publicUrl ?? '', this.ingressUrl];
+    return [this.runtime?.publicUrl ?? '', this.ingressUrl];
   }
 
   get draining(): boolean {

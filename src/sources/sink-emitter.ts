@@ -14,7 +14,7 @@ import { resolveDeliveryPolicy, retryDelayMs, type DeliveryPolicy } from '../sub
 export const DEFAULT_SOURCE_EMIT_POLICY: DeliveryPolicy = resolveDeliveryPolicy({ retry: 3, backoffPolicy: 'exponential', backoffDelay: 'PT0.1S', timeout: 'PT10S' });
 
 export interface SinkEmitterOptions {
-  dispatcher: Dispatcher;
+  dispatcher: Pick<Dispatcher, 'send'>;
   /** The resolved `spec.sink`. */
   target: ResolvedDestination;
   /** Maps Sluice's public URL to its local ingress, so emits to its own channels never leave the host. */

@@ -4,14 +4,10 @@ import type { Logger } from 'pino';
 import { NotReadyError } from '../errors.js';
 import { nsKey, type Condition, type Destination, type Resource, type ResourceStatus } from '../resources/types.js';
 import { DestinationError, type ResolvedDestination } from '../runtime/addressing.js';
-import type { Reconciler, SluiceRuntime } from '../runtime/runtime.js';
+import type { ReconcileContext, Reconciler } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
 import type { DeliveryPolicy } from '../subscriptions/index.js';
 import { nextBackoffMs } from '../subscriptions/retry-backoff.js';
-import { apiServerRunner } from './runners/apiserver-runner.js';
-import { containerRunner } from './runners/container-runner.js';
-import { gitHubRunner } from './runners/github-runner.js';
-import { pingRunner } from './runners/ping-runner.js';
 import { SinkBindingSync } from './runners/sinkbinding-sync.js';
 import type { AdapterStatus, RetireReason, RunningSource, SourceContext, SourceRunner } from './runners/source-runner.js';
 import { SinkBindingIndex } from './sinkbinding/index.js';
@@ -38,8 +34,8 @@ export interface SourcesReconcilerOptions {
   statusRefreshMs?: number;
   /** Longest wait for one source to stop (or remove its webhook) (default 10 s). */
   stopTimeoutMs?: number;
-  github?: { registrationRetryInitialMs?: number; registrationRetryMaxMs?: number; dedupWindowMs?: number };
-  /** The kinds run (default: GitHubSource, PingSource, ApiServerSource, ContainerSource). */
+  github?: SourceContext['github'];
+  /** The source kinds run: the runners listed in `src/kinds.ts` (the server passes them; default none). */
   runners?: readonly SourceRunner[];
 }
 
@@ -81,7 +77,7 @@ export class SourcesReconciler implements Reconciler {
   /** Keys whose build failed, with the restart key it failed for, to log each failure once. */
   readonly #invalid = new Map<string, string>();
   #bindings: SinkBindingSync | undefined;
-  #runtime: SluiceRuntime | undefined;
+  #runtime: ReconcileContext | undefined;
   #log: Logger | undefined;
   #refresher: NodeJS.Timeout | undefined;
   #closed = false;
@@ -89,7 +85,7 @@ export class SourcesReconciler implements Reconciler {
   constructor(options: SourcesReconcilerOptions = {}) {
     this.#o = options;
     this.sinkBindings = options.sinkBindings ?? new SinkBindingIndex();
-    this.#runners = options.runners ?? [gitHubRunner(options.github), pingRunner, apiServerRunner, containerRunner];
+    this.#runners = options.runners ?? [];
   }
 
   /** The running adapter of a source, for diagnostics and tests. */
@@ -97,17 +93,17 @@ export class SourcesReconciler implements Reconciler {
     return this.#entries.get(`${kind}/${namespace}/${name}`)?.running;
   }
 
-  async reconcile(runtime: SluiceRuntime): Promise<void> {
+  async reconcile(runtime: ReconcileContext): Promise<void> {
     if (this.#closed) return;
     this.#runtime = runtime;
-    const log = (this.#log ??= runtime.options.logger.child({ component: 'sources' }));
+    const log = (this.#log ??= runtime.logger.child({ component: 'sources' }));
     (this.#bindings ??= new SinkBindingSync(this.sinkBindings, log)).reconcile(runtime, this.#localize);
 
     const desired = new Set<string>();
     const starting: Array<Promise<void>> = [];
     for (const runner of this.#runners) {
-      for (const { resource, origin } of runtime.list(runner.kind)) {
-        const key = `${runner.kind}/${resource.metadata.namespace}/${resource.metadata.name}`;
+      for (const { resource, origin } of runtime.list(runner.definition.kind)) {
+        const key = `${runner.definition.kind}/${resource.metadata.namespace}/${resource.metadata.name}`;
         desired.add(key);
         try {
           const started = await this.#reconcileOne(runtime, runner, resource, key, origin?.file);
@@ -139,7 +135,7 @@ export class SourcesReconciler implements Reconciler {
   }
 
   /** Returns the start of a (re)built source, or undefined when nothing was started. */
-  async #reconcileOne(runtime: SluiceRuntime, runner: SourceRunner, resource: Resource, key: string, file: string | undefined): Promise<Promise<void> | undefined> {
+  async #reconcileOne(runtime: ReconcileContext, runner: SourceRunner, resource: Resource, key: string, file: string | undefined): Promise<Promise<void> | undefined> {
     const { namespace, name } = resource.metadata;
     const webhookKey = nsKey(namespace, name);
     const existing = this.#entries.get(key);
@@ -154,15 +150,16 @@ export class SourcesReconciler implements Reconciler {
       return undefined;
     }
 
-    const log = this.#log!.child({ source: `${runner.kind} ${namespace}/${name}` });
+    const log = this.#log!.child({ source: `${runner.definition.kind} ${namespace}/${name}` });
     const base: Omit<SourceContext, 'emitter'> = {
       resource,
       // The adapters name themselves on their log lines.
       logger: this.#log!,
-      publicUrl: runtime.options.publicUrl,
+      publicUrl: runtime.publicUrl,
       kubeconfigPath: this.#o.kubeconfigPath,
       kubeConfig: this.#o.kubeConfig,
       sinkBindings: this.sinkBindings,
+      github: this.#o.github,
       baseDir: file ? dirname(file) : undefined,
       secret: (secret, k) => runtime.getSecret(namespace, secret)?.data[k],
     };
@@ -175,7 +172,7 @@ export class SourcesReconciler implements Reconciler {
     }
     if (!existing && this.#invalid.get(key) === restartKey) return undefined;
 
-    const emitter = new SinkEmitter({ dispatcher: runtime.options.dispatcher, target: sink, localize: this.#localize, logger: log, ...(this.#o.emitPolicy ? { policy: this.#o.emitPolicy } : {}) });
+    const emitter = new SinkEmitter({ dispatcher: runtime.dispatcher, target: sink, localize: this.#localize, logger: log, ...(this.#o.emitPolicy ? { policy: this.#o.emitPolicy } : {}) });
     let running: RunningSource;
     try {
       running = runner.build({ ...base, emitter });
@@ -205,7 +202,7 @@ export class SourcesReconciler implements Reconciler {
     // The new webhook goes in before the old one is retired: GitHub sees 503 at worst, never 404.
     if (running.webhook) {
       this.#placeholders.delete(key);
-      runtime.options.targets.webhooks.set(webhookKey, running.webhook);
+      runtime.targets.webhooks.set(webhookKey, running.webhook);
     }
     if (existing) await this.#retire(existing, 'replaced', running);
     this.#entries.set(key, entry);
@@ -249,7 +246,7 @@ export class SourcesReconciler implements Reconciler {
   async #retire(entry: Entry, why: RetireReason, next?: RunningSource, budget = this.#o.stopTimeoutMs ?? 10_000): Promise<void> {
     if (entry.retryTimer) clearTimeout(entry.retryTimer);
     if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
-    const hooks = this.#runtime?.options.targets.webhooks;
+    const hooks = this.#runtime?.targets.webhooks;
     if (entry.running.webhook && hooks?.get(entry.webhookKey) === entry.running.webhook) hooks.delete(entry.webhookKey);
     const work = Promise.resolve()
       .then(() => (entry.running.retire ? entry.running.retire(why, next) : entry.running.source.stop()))
@@ -269,13 +266,13 @@ export class SourcesReconciler implements Reconciler {
       handleRequest: async () => ({ statusCode: err.statusCode, body: { error: err.message, reason: err.code } }),
     };
     this.#placeholders.set(key, { webhookKey, hook });
-    this.#runtime?.options.targets.webhooks.set(webhookKey, hook);
+    this.#runtime?.targets.webhooks.set(webhookKey, hook);
   }
 
   #dropPlaceholder(key: string): void {
     const p = this.#placeholders.get(key);
     this.#placeholders.delete(key);
-    const hooks = this.#runtime?.options.targets.webhooks;
+    const hooks = this.#runtime?.targets.webhooks;
     if (p && hooks?.get(p.webhookKey) === p.hook) hooks.delete(p.webhookKey);
   }
 
@@ -321,7 +318,7 @@ export class SourcesReconciler implements Reconciler {
   /** Sluice's own addresses (under the public URL) are reached on the local ingress. */
   readonly #localize = (url: string): string => {
     const local = this.#o.localIngressUrl?.()?.replace(/\/+$/, '');
-    const pub = this.#runtime?.options.publicUrl.replace(/\/+$/, '');
+    const pub = this.#runtime?.publicUrl.replace(/\/+$/, '');
     if (!local || !pub || local === pub) return url;
     if (url === pub) return local;
     return url.startsWith(pub + '/') ? local + url.slice(pub.length) : url;

@@ -38,7 +38,7 @@ export const redisChannelSpecSchema: z.ZodType<RedisChannelSpec, unknown> = z
 /** `messaging.sluice.dev/v1alpha1` RedisChannel, for the resource kind registry. */
 export const redisChannelKind: KindDefinition<RedisChannelSpec> = {
   apiVersion: SLUICE_MESSAGING_V1ALPHA1,
-  kind: REDIS_CHANNEL_KIND,
+  kind: REDIS_CHANNEL_KIND, shortNames: ['redischannel'],
   spec: redisChannelSpecSchema,
   defaults(r) {
     defaultDestinationNamespace(r.spec.delivery?.deadLetterSink, r.metadata.namespace);

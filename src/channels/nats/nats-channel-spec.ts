@@ -46,7 +46,7 @@ export const natsJetStreamChannelSpecSchema: z.ZodType<NatsJetStreamChannelSpec,
 /** `messaging.knative.dev/v1alpha1` NatsJetStreamChannel (also accepted under sluice's own group). */
 export const natsJetStreamChannelKind: KindDefinition<NatsJetStreamChannelSpec> = {
   apiVersion: [KNATIVE_MESSAGING_V1ALPHA1, SLUICE_MESSAGING_V1ALPHA1],
-  kind: NATS_JETSTREAM_CHANNEL_KIND,
+  kind: NATS_JETSTREAM_CHANNEL_KIND, shortNames: ['natschannel', 'jsc'],
   spec: natsJetStreamChannelSpecSchema,
   defaults(r) {
     defaultDestinationNamespace(r.spec.delivery?.deadLetterSink, r.metadata.namespace);

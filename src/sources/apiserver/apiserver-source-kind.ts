@@ -7,7 +7,7 @@ export const SOURCES_V1 = 'sources.knative.dev/v1';
 /** `sources.knative.dev/v1` ApiServerSource, for the resource kind registry. */
 export const apiServerSourceKind: KindDefinition<ApiServerSourceSpec> = {
   apiVersion: SOURCES_V1,
-  kind: 'ApiServerSource',
+  kind: 'ApiServerSource', shortNames: ['apiserver'],
   spec: apiServerSourceSpecSchema,
   defaults(r) {
     defaultDestinationNamespace(r.spec.sink, r.metadata.namespace);

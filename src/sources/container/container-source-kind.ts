@@ -5,7 +5,7 @@ import { containerSourceSpecSchema, type ContainerSourceSpec } from './spec-sche
 /** `sources.knative.dev/v1` ContainerSource, for the resource kind registry. */
 export const containerSourceKind: KindDefinition<ContainerSourceSpec> = {
   apiVersion: 'sources.knative.dev/v1',
-  kind: 'ContainerSource',
+  kind: 'ContainerSource', shortNames: ['container'],
   spec: containerSourceSpecSchema,
   defaults(r) {
     defaultDestinationNamespace(r.spec.sink, r.metadata.namespace);

@@ -5,7 +5,7 @@ import { pingSourceSpecSchema, type PingSourceSpec } from './spec-schema.js';
 /** `sources.knative.dev/v1` PingSource, for the resource kind registry. */
 export const pingSourceKind: KindDefinition<PingSourceSpec> = {
   apiVersion: 'sources.knative.dev/v1',
-  kind: 'PingSource',
+  kind: 'PingSource', shortNames: ['ping'],
   spec: pingSourceSpecSchema,
   defaults(r) {
     defaultDestinationNamespace(r.spec.sink, r.metadata.namespace);

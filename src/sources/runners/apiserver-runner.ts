@@ -1,5 +1,6 @@
 import { InvalidOptionError, KubeApiError } from '../../errors.js';
-import { API_SERVER_EVENT_TYPES, ApiServerSource, loadKubeConfig, type ApiServerSourceSpec, type ApiServerSourceSpecInput } from '../apiserver/index.js';
+import { API_SERVER_EVENT_TYPES, ApiServerSource, loadKubeConfig, type ApiServerSourceSpec } from '../apiserver/index.js';
+import { apiServerSourceKind } from '../apiserver/apiserver-source-kind.js';
 import type { Source } from '../source.js';
 import type { SourceRunner } from './source-runner.js';
 
@@ -8,18 +9,18 @@ import type { SourceRunner } from './source-runner.js';
  * else KUBECONFIG, else the in-cluster service account) is read on every start, so a retry after a failure picks
  * up a file that appeared or changed since.
  */
-export const apiServerRunner: SourceRunner = {
-  kind: 'ApiServerSource',
+export const apiServerRunner: SourceRunner<ApiServerSourceSpec> = {
+  definition: apiServerSourceKind,
   build(ctx) {
     const { namespace, name } = ctx.resource.metadata;
-    const spec = ctx.resource.spec as unknown as ApiServerSourceSpec;
+    const spec = ctx.resource.spec;
     let inner: ApiServerSource | undefined;
     let stopped = false;
     const source: Source = {
       async start(emit) {
         const kubeConfig = ctx.kubeconfigPath || !ctx.kubeConfig ? loadKubeConfig(ctx.kubeconfigPath ? { kubeconfigPath: ctx.kubeconfigPath } : {}) : ctx.kubeConfig();
         if (stopped) return;
-        inner = new ApiServerSource({ namespace, name, spec: spec as ApiServerSourceSpecInput, kubeConfig, logger: ctx.logger });
+        inner = new ApiServerSource({ namespace, name, spec, kubeConfig, logger: ctx.logger });
         await inner.start(emit);
       },
       async stop() {

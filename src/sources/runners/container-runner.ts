@@ -1,6 +1,7 @@
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { InvalidOptionError, NotReadyError } from '../../errors.js';
 import { ContainerSource, type ContainerSourceSpec } from '../container/index.js';
+import { containerSourceKind } from '../container/container-source-kind.js';
 import type { BindingSubject, BoundSinkBinding } from '../sinkbinding/index.js';
 import { secretDigest, type SourceContext, type SourceRunner } from './source-runner.js';
 
@@ -9,10 +10,10 @@ import { secretDigest, type SourceContext, type SourceRunner } from './source-ru
  * A SinkBinding whose subject is the ContainerSource wins over its own sink, as the
  * binding's webhook would rewrite the pod's environment in Knative.
  */
-export const containerRunner: SourceRunner = {
-  kind: 'ContainerSource',
+export const containerRunner: SourceRunner<ContainerSourceSpec> = {
+  definition: containerSourceKind,
   restartKey(ctx) {
-    const spec = ctx.resource.spec as unknown as ContainerSourceSpec;
+    const { spec } = ctx.resource;
     const binding = bindingOf(ctx);
     const secrets = (spec.template.spec.containers[0]?.env ?? [])
       .filter((e) => e.valueFrom)
@@ -21,7 +22,7 @@ export const containerRunner: SourceRunner = {
   },
   build(ctx) {
     const { namespace, name } = ctx.resource.metadata;
-    const own = ctx.resource.spec as unknown as ContainerSourceSpec;
+    const own = ctx.resource.spec;
     const binding = bindingOf(ctx);
     const spec = withBaseDir(binding ? { ...own, ceOverrides: binding.spec.ceOverrides ?? own.ceOverrides } : own, ctx.baseDir);
     const sinkUrl = binding ? binding.sinkUrl : ctx.emitter.localSinkUri;
@@ -47,9 +48,9 @@ export const containerRunner: SourceRunner = {
 };
 
 /** How a ContainerSource appears to SinkBindings: its kind, name and labels (its own and its template's). */
-export function containerSubject(ctx: Pick<SourceContext, 'resource'>): BindingSubject {
-  const r = ctx.resource;
-  const spec = r.spec as unknown as ContainerSourceSpec;
+export function containerSubject(ctx: Pick<SourceContext<ContainerSourceSpec>, 'resource'>): BindingSubject {
+  const { resource: r } = ctx;
+  const { spec } = r;
   return {
     apiVersion: r.apiVersion,
     kind: r.kind,
@@ -67,6 +68,6 @@ function withBaseDir(spec: ContainerSourceSpec, baseDir: string | undefined): Co
   return { ...spec, template: { ...spec.template, spec: { ...spec.template.spec, containers } } };
 }
 
-function bindingOf(ctx: Pick<SourceContext, 'resource' | 'sinkBindings'>): BoundSinkBinding | undefined {
+function bindingOf(ctx: Pick<SourceContext<ContainerSourceSpec>, 'resource' | 'sinkBindings'>): BoundSinkBinding | undefined {
   return ctx.sinkBindings.bindingsFor(containerSubject(ctx))[0];
 }

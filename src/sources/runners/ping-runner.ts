@@ -1,12 +1,13 @@
-import { PING_EVENT_TYPE, PingSource, pingEventSource, type PingSourceSpecInput } from '../ping/index.js';
+import { PING_EVENT_TYPE, PingSource, pingEventSource, type PingSourceSpec } from '../ping/index.js';
+import { pingSourceKind } from '../ping/ping-source-kind.js';
 import type { SourceRunner } from './source-runner.js';
 
 /** Runs PingSources: a fixed event on a cron schedule. */
-export const pingRunner: SourceRunner = {
-  kind: 'PingSource',
+export const pingRunner: SourceRunner<PingSourceSpec> = {
+  definition: pingSourceKind,
   build(ctx) {
     const { namespace, name } = ctx.resource.metadata;
-    const source = new PingSource({ namespace, name, spec: ctx.resource.spec as unknown as PingSourceSpecInput, logger: ctx.logger });
+    const source = new PingSource({ namespace, name, spec: ctx.resource.spec, logger: ctx.logger });
     return {
       source,
       status: () => ({

@@ -2,11 +2,9 @@ import type { Logger } from 'pino';
 import { ResourceValidationError } from '../../errors.js';
 import { nsKey, type Resource } from '../../resources/types.js';
 import { DestinationError } from '../../runtime/addressing.js';
-import type { SluiceRuntime } from '../../runtime/runtime.js';
+import type { ReconcileContext } from '../../runtime/runtime.js';
 import { readyStatus } from '../../runtime/status.js';
-import type { SinkBindingIndex, SinkBindingSpec } from '../sinkbinding/index.js';
-
-export const SINK_BINDING_KIND = 'SinkBinding';
+import { sinkBindingKind, type SinkBindingIndex, type SinkBindingSpec } from '../sinkbinding/index.js';
 
 /**
  * Keeps the SinkBindingIndex in step with the SinkBinding resources: each binding's sink
@@ -25,9 +23,9 @@ export class SinkBindingSync {
     this.#log = logger;
   }
 
-  reconcile(runtime: SluiceRuntime, localize: (url: string) => string): void {
+  reconcile(runtime: ReconcileContext, localize: (url: string) => string): void {
     const desired = new Set<string>();
-    for (const { resource } of runtime.list<SinkBindingSpec>(SINK_BINDING_KIND)) {
+    for (const { resource } of runtime.list<SinkBindingSpec>(sinkBindingKind.kind)) {
       const { namespace, name } = resource.metadata;
       const id = nsKey(namespace, name);
       let url: string;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { KindDefinition } from '../../resources/kind-registry.js';
 import type { Condition, Resource } from '../../resources/types.js';
 import type { SinkBindingIndex } from '../sinkbinding/index.js';
 import type { SinkEmitter } from '../sink-emitter.js';
@@ -11,9 +12,10 @@ import type { Source, WebhookSource } from '../source.js';
 // restart it, and what it adds to the status. The reconciler owns everything else
 // (sink resolution, start, retries, restarts, deletion), the same way for every kind.
 
-/** What a runner gets to build one source. */
-export interface SourceContext {
-  readonly resource: Resource;
+/** What a runner gets to build one source of its kind. */
+export interface SourceContext<Spec = unknown> {
+  /** Validated by the runner's kind definition: the runtime holds only resources that passed it. */
+  readonly resource: Resource<Spec>;
   /** The sink, resolved; `emit` POSTs to it. */
   readonly emitter: SinkEmitter;
   readonly logger: Logger;
@@ -26,6 +28,8 @@ export interface SourceContext {
   readonly sinkBindings: SinkBindingIndex;
   /** Folder of the YAML file the resource came from: relative paths (workingDir) resolve from it. */
   readonly baseDir: string | undefined;
+  /** GitHubSource tuning (`SluiceServerOptions.sources.github`): tests shorten the waits. */
+  readonly github: { registrationRetryInitialMs?: number; registrationRetryMaxMs?: number; dedupWindowMs?: number } | undefined;
   /** A key of a v1 Secret in the resource's namespace; undefined when either is missing. */
   secret(name: string, key: string): Buffer | undefined;
 }
@@ -64,14 +68,18 @@ export interface RunningSource {
 
 export type RetireReason = 'deleted' | 'replaced' | 'shutdown';
 
-export interface SourceRunner {
-  readonly kind: string;
+/**
+ * How one source kind runs, listed in `src/kinds.ts` in place of its definition: typed by
+ * that kind's spec, which the runtime's resources of this kind were validated against.
+ */
+export interface SourceRunner<Spec = unknown> {
+  readonly definition: KindDefinition<Spec>;
   /** Takes HTTP requests on `/sources/<ns>/<name>`: answered 503 while the source cannot run. */
   readonly webhook?: boolean;
   /** Besides the spec and the sink URL, what restarts the source when it changes. */
-  restartKey?(ctx: Omit<SourceContext, 'emitter'>): unknown;
+  restartKey?(ctx: Omit<SourceContext<Spec>, 'emitter'>): unknown;
   /** Builds the adapter; throws for a spec it cannot run (reported as InvalidSpec, not retried). */
-  build(ctx: SourceContext): RunningSource;
+  build(ctx: SourceContext<Spec>): RunningSource;
 }
 
 /** A digest of a secret value, so that a restart key notices a change without holding the secret. */

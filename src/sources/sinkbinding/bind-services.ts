@@ -1,6 +1,6 @@
 import type { ActivatorOptions } from '../../activator/activator.js';
 import { ProcessScaler } from '../../activator/process-scaler.js';
-import type { SluiceRuntime } from '../../runtime/runtime.js';
+import type { ReconcileContext } from '../../runtime/runtime.js';
 import type { SinkBindingIndex } from './sinkbinding-index.js';
 
 const SERVING_V1 = 'serving.knative.dev/v1';
@@ -12,7 +12,7 @@ const SERVING_V1 = 'serving.knative.dev/v1';
  * so a binding applies to replicas started after it changed. A caller's own
  * `scalerFactory` is left alone.
  */
-export function bindServices(options: Omit<ActivatorOptions, 'logger' | 'registry'> | undefined, index: SinkBindingIndex, runtime: SluiceRuntime): Omit<ActivatorOptions, 'logger' | 'registry'> {
+export function bindServices(options: Omit<ActivatorOptions, 'logger' | 'registry'> | undefined, index: SinkBindingIndex, runtime: Pick<ReconcileContext, 'list'>): Omit<ActivatorOptions, 'logger' | 'registry'> {
   if (options?.scalerFactory) return options;
   const process = options?.process;
   return {

@@ -6,7 +6,7 @@ import { sinkBindingSpecSchema, type SinkBindingSpec } from './spec-schema.js';
 /** `sources.knative.dev/v1` SinkBinding, for the resource kind registry. */
 export const sinkBindingKind: KindDefinition<SinkBindingSpec> = {
   apiVersion: 'sources.knative.dev/v1',
-  kind: 'SinkBinding',
+  kind: 'SinkBinding', shortNames: ['binding'],
   spec: sinkBindingSpecSchema,
   defaults(r) {
     defaultDestinationNamespace(r.spec.sink, r.metadata.namespace);
