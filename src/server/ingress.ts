@@ -10,6 +10,7 @@ import { HeadersTooLargeError, InvalidOptionError, MalformedRequestError, Method
 import type { Metrics } from '../observability/metrics.js';
 import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
 import { sendError } from './reply-error.js';
+import { governConnections } from './connection-governor.js';
 import { nsKey } from '../resources/types.js';
 import type { IngressTargets, IngressTarget } from '../runtime/ingress-targets.js';
 
@@ -33,8 +34,10 @@ export interface IngressLimits {
   /** How long an idle keep-alive connection stays open between requests (more than 0). Default 65 s, above the 60 s idle time of common load balancers, so that they close first. */
   keepAliveTimeoutMs?: number;
   /**
-   * Open connections at most; beyond it new connections are closed at once, so that slow
-   * clients cannot use up the file descriptors that deliveries and backends need.
+   * Open connections at most, so that slow clients cannot use up the file descriptors
+   * that deliveries and backends need. At the cap, the connection longest in its current
+   * phase (a request still arriving, or idle keep-alive) makes room for the newcomer
+   * (see governConnections); the newcomer is closed only when none is older than 1 s.
    * Default 10,000, or half the process's open-file limit when that is lower.
    */
   maxConnections?: number;
@@ -139,7 +142,8 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
   });
 
   // Beyond the cap node closes new connections as they are accepted.
-  app.server.maxConnections = limits.maxConnections;
+  // At the cap the slowest connection makes room, so slow clients cannot lock normal ones out.
+  governConnections(app.server, limits.maxConnections);
 
   // The built-in JSON parser would re-serialise bodies; events are kept as the bytes received.
   app.removeAllContentTypeParsers();
