@@ -30,7 +30,7 @@ export class OwnAddresses {
   readonly #bases: () => readonly string[];
   readonly #accept: AcceptEvents;
   #cache = new Map<string, Parsed | null>();
-  #basesKey = '';
+  #lastBases: readonly string[] = [];
 
   constructor(targets: IngressTargets, bases: () => readonly string[], accept: AcceptEvents) {
     this.#targets = targets;
@@ -61,11 +61,10 @@ export class OwnAddresses {
 
   #parse(url: string): Parsed | undefined {
     const bases = this.#bases();
-    const key = bases.join(' ');
-    if (key !== this.#basesKey) {
+    if (!sameBases(bases, this.#lastBases)) {
       // The public URL is known only once the port is bound: what was foreign may be own now.
       this.#cache.clear();
-      this.#basesKey = key;
+      this.#lastBases = bases;
     }
     let hit = this.#cache.get(url);
     if (hit === undefined) {
@@ -108,6 +107,12 @@ function parseOwn(url: string, bases: readonly string[]): Parsed | undefined {
     return undefined;
   }
   return undefined;
+}
+
+function sameBases(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function own(map: TargetMap, namespace: string, name: string, what: string): Parsed {

@@ -150,7 +150,8 @@ export class MemoryChannel implements Channel {
   /** All-or-nothing: a batch that does not fit is refused whole, so a 429 never half-accepts. */
   #accept(events: readonly SluiceEvent[]): void {
     if (this.#closed) throw new UnavailableError('channel is shutting down');
-    const sizes = events.map(eventBytes);
+    // One event is the common case (binary and structured mode): no arrays for it.
+    const sizes = events.length === 1 ? [eventBytes(events[0]!)] : events.map(eventBytes);
     let total = 0;
     for (const b of sizes) total += b;
     if (events.length > this.capacity || total > this.capacityBytes) {
