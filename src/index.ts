@@ -7,4 +7,6 @@ export * from './errors.js';
 export { loadResources, parseResourcesText, type LoadResult, type ResourceLoadOptions } from './resources/index.js';
 export { parseHttpEvents, toBinaryHttp, type HttpHeaders, type SluiceEvent } from './events/index.js';
 export { fromCloudEvent, toCloudEvent } from './events/sdk-bridge.js';
-export { createSluiceKinds } from './kinds.js';
+export { createSluiceKinds, type KindEntry, type ReconciledKind } from './kinds.js';
+export type { KindDefinition } from './resources/index.js';
+export type { Reconciler, ReconcileContext } from './runtime/runtime.js';

@@ -7,6 +7,7 @@ import { pingRunner } from './sources/runners/ping-runner.js';
 import { apiServerRunner } from './sources/runners/apiserver-runner.js';
 import { containerRunner } from './sources/runners/container-runner.js';
 import type { SourceRunner } from './sources/runners/source-runner.js';
+import type { Reconciler } from './runtime/runtime.js';
 import { sinkBindingKind } from './sources/sinkbinding/sinkbinding-kind.js';
 import { serviceKind } from './activator/service-spec.js';
 import { brokerKind, triggerKind } from './broker/broker-kinds.js';
@@ -19,18 +20,41 @@ import { configMapKind } from './broker/config-map-kind.js';
  * carries its definition. The loader, `sluice validate`, the admin API and the
  * SourcesReconciler all read this one list. Adding a kind: its module, and one entry here.
  */
-export const SLUICE_KINDS: ReadonlyArray<KindDefinition | SourceRunner> = [
+export const SLUICE_KINDS: readonly KindEntry[] = [
   inMemoryChannelKind, channelKind, subscriptionKind, secretKind, eventDisplayKind, natsJetStreamChannelKind, redisChannelKind,
   gitHubRunner, pingRunner, apiServerRunner, containerRunner, sinkBindingKind,
   brokerKind, triggerKind, configMapKind, serviceKind,
 ];
 
+/**
+ * A kind that brings its own control loop: the server adds `reconciler()` to its runtime
+ * (phase `address` for things others reference, `consumer` for things that send), so a
+ * new kind with a reconciler is still one module and one entry in a list: SLUICE_KINDS,
+ * or an embedder's `SluiceServerOptions.kinds`.
+ */
+export interface ReconciledKind<Spec = unknown> {
+  readonly definition: KindDefinition<Spec>;
+  reconciler(): Reconciler;
+}
+
+/** An entry of a kinds list: a plain definition, a source's runner, or a kind with a reconciler. */
+export type KindEntry = KindDefinition | SourceRunner | ReconciledKind;
+
+function definitionOf(k: KindEntry): KindDefinition {
+  return 'definition' in k ? k.definition : k;
+}
+
 /** The source kinds' runners, for the SourcesReconciler. */
-export const sourceRunners = (): SourceRunner[] => SLUICE_KINDS.filter((k): k is SourceRunner => 'definition' in k);
+export const sourceRunners = (extra: readonly KindEntry[] = []): SourceRunner[] =>
+  [...SLUICE_KINDS, ...extra].filter((k): k is SourceRunner => 'definition' in k && 'build' in k);
+
+/** The reconcilers that kinds bring themselves (built once per call). */
+export const kindReconcilers = (extra: readonly KindEntry[] = []): Reconciler[] =>
+  [...SLUICE_KINDS, ...extra].filter((k): k is ReconciledKind => 'definition' in k && 'reconciler' in k).map((k) => k.reconciler());
 
 /** The registry of every kind, plus `extra` ones (an embedder's). */
-export function createSluiceKinds(extra: readonly KindDefinition[] = []): ResourceKindRegistry {
+export function createSluiceKinds(extra: readonly KindEntry[] = []): ResourceKindRegistry {
   const registry = new ResourceKindRegistry();
-  for (const k of [...SLUICE_KINDS, ...extra]) registry.register('definition' in k ? k.definition : k);
+  for (const k of [...SLUICE_KINDS, ...extra]) registry.register(definitionOf(k));
   return registry;
 }

@@ -26,7 +26,7 @@ import { SourcesReconciler, type SourcesReconcilerOptions } from '../sources/sou
 import { SinkBindingIndex } from '../sources/sinkbinding/index.js';
 import { bindServices } from '../sources/sinkbinding/bind-services.js';
 import { LiveConfig, resolveKindName } from '../live-config/index.js';
-import { createSluiceKinds, sourceRunners } from '../kinds.js';
+import { createSluiceKinds, kindReconcilers, sourceRunners, type KindEntry } from '../kinds.js';
 import { adminResourcesPlugin } from './admin-resources.js';
 
 export interface SluiceServerOptions {
@@ -74,6 +74,11 @@ export interface SluiceServerOptions {
   adminAllowedHosts?: string[];
   /** Where resources applied through the admin API are kept across restarts (`--data-dir`); none: memory only. */
   dataDir?: string;
+  /**
+   * Kinds an embedder adds besides Sluice's own (definitions, source runners, or kinds with
+   * their own reconciler): accepted by the admin API and file watcher of this server.
+   */
+  kinds?: readonly KindEntry[];
   /** Quiet time after a change to a watched `-f` file before it is re-read (default 250 ms). */
   watchDebounceMs?: number;
 }
@@ -111,7 +116,7 @@ export class SluiceServer {
   admin!: FastifyInstance;
   #o: SluiceServerOptions;
   /** The kinds the admin API accepts: the same registry `sluice start` loads files with. */
-  #kinds = createSluiceKinds();
+  #kinds: ReturnType<typeof createSluiceKinds>;
   #draining = false;
   #ownAddresses: OwnAddresses;
   /** Bytes held by every in-memory channel of this server, bounded by `maxBufferedBytes`. */
@@ -124,6 +129,7 @@ export class SluiceServer {
 
   constructor(options: SluiceServerOptions) {
     this.#o = options;
+    this.#kinds = createSluiceKinds(options.kinds);
     const maxBody = options.maxBodyBytes ?? 1024 * 1024;
     if (!Number.isInteger(maxBody) || maxBody < 1) throw new InvalidOptionError('maxBodyBytes must be a positive integer');
     this.metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
@@ -180,7 +186,7 @@ export class SluiceServer {
       activator: bindServices(options.activator, this.sinkBindings, this.runtime),
     });
     this.sources = new SourcesReconciler({
-      runners: sourceRunners(),
+      runners: sourceRunners(options.kinds),
       ...options.sources,
       sinkBindings: this.sinkBindings,
       kubeconfigPath: options.kubeconfigPath,
@@ -188,7 +194,7 @@ export class SluiceServer {
       // Emits to Sluice's own channels stay on this host even when --public-url is a tunnel.
       localIngressUrl: () => this.ingressUrl || undefined,
     });
-    for (const r of [this.displays, this.brokers, this.brokers.triggers, this.services, this.sources]) this.runtime.addReconciler(r);
+    for (const r of [this.displays, this.brokers, this.brokers.triggers, this.services, this.sources, ...kindReconcilers(options.kinds)]) this.runtime.addReconciler(r);
     this.ingress = createIngressApp({
       targets: this.targets,
       logger: options.logger,
