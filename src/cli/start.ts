@@ -156,9 +156,7 @@ async function start(flags: StartFlags): Promise<number> {
     channelCapacity,
     channelCapacityBytes,
     ...(maxBufferedBytes !== undefined ? { maxBufferedBytes } : {}),
-    defaultChannelTemplate: backends.defaultChannelTemplate,
-    nats: backends.nats,
-    redis: backends.redis,
+    ...backends, // defaultChannelTemplate and each durable backend's options
     defaultMetrics: true,
     tracing: await loadTracing({ otlpTracesUrl, logger }),
     dataDir: flags.dataDir,

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ChannelRegistry } from '../channels/registry.js';
 import { createMemoryChannelFactory } from '../channels/memory/index.js';
-import { DurableBackends, type NatsBackendOptions, type RedisBackendOptions } from '../channels/durable-backends.js';
+import { DurableBackends, type ChannelBackendsOptions } from '../channels/durable-backends.js';
 import { Dispatcher } from '../dispatcher/index.js';
 import { Metrics } from '../observability/metrics.js';
 import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
@@ -29,7 +29,11 @@ import { LiveConfig, resolveKindName } from '../live-config/index.js';
 import { createSluiceKinds, kindReconcilers, sourceRunners, type KindEntry } from '../kinds.js';
 import { adminResourcesPlugin } from './admin-resources.js';
 
-export interface SluiceServerOptions {
+/**
+ * Besides these, each durable channel backend's options under its name (`nats`, `redis`:
+ * ChannelBackendsOptions), its server dialled only once such a channel exists.
+ */
+export interface SluiceServerOptions extends ChannelBackendsOptions {
   logger: Logger;
   port?: number;
   host?: string;
@@ -51,10 +55,6 @@ export interface SluiceServerOptions {
   deliveryTimeoutMs?: number;
   /** Registers extra channel backends before resources are applied. */
   registerChannels?: (registry: ChannelRegistry) => void;
-  /** NatsJetStreamChannel's server (default nats://127.0.0.1:4222); dialled only once such a channel exists. */
-  nats?: NatsBackendOptions;
-  /** RedisChannel's server (default redis://127.0.0.1:6379); dialled only once such a channel exists. */
-  redis?: RedisBackendOptions;
   defaultMetrics?: boolean;
   /** Spans and trace context (loadTracing, from `--otlp-endpoint`); default: ids propagated, no spans. The server shuts it down. */
   tracing?: Tracing;
@@ -105,7 +105,7 @@ export class SluiceServer {
   readonly services: ServiceReconciler;
   /** Live tail, recent deliveries, dead letters and rates for the admin page. */
   readonly inspector: Inspector;
-  /** The NATS and Redis connections of the durable channel kinds (lazy). */
+  /** The connections of the durable channel kinds, NATS and Redis (lazy). */
   readonly durableBackends: DurableBackends;
   /** GitHub, Ping, ApiServer and Container sources, and SinkBindings. */
   readonly sources: SourcesReconciler;
@@ -138,7 +138,7 @@ export class SluiceServer {
       'InMemoryChannel',
       createMemoryChannelFactory({ defaultCapacity: options.channelCapacity, defaultCapacityBytes: options.channelCapacityBytes, budget: this.bufferBudget }),
     );
-    this.durableBackends = new DurableBackends({ logger: options.logger, metrics: this.metrics, ...(options.nats ? { nats: options.nats } : {}), ...(options.redis ? { redis: options.redis } : {}) });
+    this.durableBackends = new DurableBackends({ ...options, metrics: this.metrics }); // each backend takes its options by name
     // Caller-registered backends first: they may bring their own NATS or Redis channel factory.
     options.registerChannels?.(this.channelRegistry);
     this.durableBackends.register(this.channelRegistry);
