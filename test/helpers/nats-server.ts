@@ -95,16 +95,41 @@ export class ServerProcess {
   }
 }
 
-/** A port nobody listens on right now (bound then released by the kernel's choice). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port nobody listens on right now, for a server a test spawns. Picked at random below
+ * the kernel's ephemeral range (32768-60999 on Linux): a port the kernel hands out is also
+ * what outgoing connections (hundreds in a test run) take, so between our check and the
+ * child's bind another socket could take it. Checked by binding it; never a default port.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (port === 27017 || port === 25672) continue;
+    if (await canBind(port)) return port;
+  }
+  throw new Error('no free port found in 20000-31999');
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => (port === 4222 || port === 6379 ? freePort().then(resolve, reject) : resolve(port)));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/** Starts a server on a fresh free port, again on another one if the port was taken meanwhile. */
+export async function startOnFreePort<T extends ServerProcess>(make: (port: number) => T, tries = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    const server = make(await freePort());
+    try {
+      await server.start();
+      return server;
+    } catch (e) {
+      await server.dispose();
+      if (i >= tries || !/address already in use|Address already in use/.test(String((e as Error).message))) throw e;
+    }
+  }
 }
 
 /** Connects, optionally writes `send`, and resolves true once the reply contains `expect`. */
@@ -136,24 +161,18 @@ export class NatsServer extends ServerProcess {
 }
 
 /** Starts `nats-server -js` on a free loopback port with its store in a temp dir. */
-export async function startNatsServer(options: { extraArgs?: string[] } = {}): Promise<NatsServer> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-nats-'));
-  const server = new NatsServer({
-    name: 'nats-server',
-    command: process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server',
-    args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'js'), ...(options.extraArgs ?? [])],
-    port,
-    dir,
-    // The server sends INFO as soon as a client connects; JetStream is enabled before
-    // the accept loop starts, so INFO means JetStream is usable.
-    probe: (p) => probeTcp(p, 'INFO '),
+export function startNatsServer(options: { extraArgs?: string[] } = {}): Promise<NatsServer> {
+  return startOnFreePort((port) => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-nats-'));
+    return new NatsServer({
+      name: 'nats-server',
+      command: process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server',
+      args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'js'), ...(options.extraArgs ?? [])],
+      port,
+      dir,
+      // The server sends INFO as soon as a client connects; JetStream is enabled before
+      // the accept loop starts, so INFO means JetStream is usable.
+      probe: (p) => probeTcp(p, 'INFO '),
+    });
   });
-  try {
-    await server.start();
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
-  return server;
 }
