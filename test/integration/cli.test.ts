@@ -4,19 +4,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { waitUntil } from '../helpers/sluice.js';
+import { freePort } from '../helpers/nats-server.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 test('sluice start --help documents every flag', () => {
   const r = spawnSync(process.execPath, [...CLI, 'start', '--help'], { encoding: 'utf8' });

@@ -2,7 +2,6 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidOptionError } from '../../src/errors.js';
@@ -11,6 +10,7 @@ import { parseTraceParent } from '../../src/events/trace-context.js';
 import { startOtlpCollector } from '../helpers/otlp-collector.js';
 import { startSink } from '../helpers/sink.js';
 import { waitUntil } from '../helpers/sluice.js';
+import { freePort } from '../helpers/nats-server.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 
@@ -41,14 +41,6 @@ describe('resolveOtlpTracesUrl', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 describe('sluice start with OTLP', () => {
   test('OTEL_EXPORTER_OTLP_ENDPOINT turns export on; spans of the event\'s trace reach the collector by shutdown', async () => {
