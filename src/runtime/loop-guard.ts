@@ -1,5 +1,8 @@
 import type { Logger } from 'pino';
 import { nsKey, type ObjectMeta } from '../resources/types.js';
+import { ingressAddressOf } from './ingress-address.js';
+
+export { ingressAddressOf, type IngressAddress } from './ingress-address.js';
 
 /**
  * Set to `"true"` on a Trigger or Subscription whose subscriber (or reply) is meant to be
@@ -26,73 +29,8 @@ export function loopMessage(loop: SelfLoop, kind: string): string {
   return `${loop.description}. Not wired; if the loop is intended, annotate the ${kind} ${ALLOW_LOOP_ANNOTATION}: "true"`;
 }
 
-/** What a URL reaches on Sluice's own ingress. */
-export interface IngressAddress {
-  readonly kind: 'broker' | 'channel';
-  readonly namespace: string;
-  readonly name: string;
-}
-
 export function loopAllowed(metadata: Pick<ObjectMeta, 'annotations'>): boolean {
   return metadata.annotations?.[ALLOW_LOOP_ANNOTATION]?.trim().toLowerCase() === 'true';
-}
-
-// Knative's Host address of a channel (the ingress routes it whatever the path and port).
-const CHANNEL_HOST = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)-kn-channel\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(?:\.cluster\.local)?\.?$/;
-// Names a local client may use for an ingress bound on loopback or on every interface.
-const LOOPBACK = /^(localhost|127\.0\.0\.1|\[::1\]|0\.0\.0\.0|\[::\])$/;
-
-/**
- * The broker or channel a URL reaches when sent to Sluice's own ingress, routed as the
- * ingress routes it: by Knative's channel Host, else by path below one of `bases` (the
- * public URL, the local ingress). URLs are compared normalised: host case, default port,
- * empty path segments (trailing slash), percent-encoding, query and fragment, and any
- * loopback name for a loopback base.
- */
-export function ingressAddressOf(url: string, bases: readonly string[]): IngressAddress | undefined {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return undefined;
-  }
-  const host = CHANNEL_HOST.exec(u.hostname);
-  if (host) return { kind: 'channel', namespace: host[3]!, name: host[1]! };
-  for (const base of bases) {
-    let b: URL;
-    try {
-      b = new URL(base);
-    } catch {
-      continue;
-    }
-    if (!sameOrigin(u, b)) continue;
-    const prefix = segments(b.pathname);
-    const parts = segments(u.pathname);
-    if (prefix.some((p, i) => parts[i] !== p)) continue;
-    const rest = parts.slice(prefix.length);
-    if (rest[0] === 'channels' && rest.length === 3) return { kind: 'channel', namespace: rest[1]!, name: rest[2]! };
-    // As the ingress routes: any two parts are a broker (sources and services have three or more).
-    if (rest.length === 2) return { kind: 'broker', namespace: rest[0]!, name: rest[1]! };
-  }
-  return undefined;
-}
-
-function sameOrigin(a: URL, b: URL): boolean {
-  if (a.protocol !== b.protocol || a.port !== b.port) return false;
-  return a.hostname === b.hostname || (LOOPBACK.test(a.hostname) && LOOPBACK.test(b.hostname));
-}
-
-function segments(pathname: string): string[] {
-  return pathname
-    .split('/')
-    .filter((p) => p.length > 0)
-    .map((p) => {
-      try {
-        return decodeURIComponent(p);
-      } catch {
-        return p;
-      }
-    });
 }
 
 /** A Trigger whose subscriber is the Broker it listens to: every matching event would re-enter it, forever. */

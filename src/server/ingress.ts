@@ -11,6 +11,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
 import { sendError } from './reply-error.js';
 import { governConnections } from './connection-governor.js';
+import { channelOfHost, segments } from '../runtime/ingress-address.js';
 import { nsKey } from '../resources/types.js';
 import type { IngressTargets, IngressTarget } from '../runtime/ingress-targets.js';
 
@@ -104,8 +105,6 @@ export interface IngressOptions extends IngressLimits {
   acceptEvents?: AcceptEvents;
 }
 
-// Knative addresses a channel by Host: `<name>-kn-channel.<namespace>.svc.cluster.local`.
-const CHANNEL_HOST = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)-kn-channel\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(?:\.cluster\.local)?\.?(?::\d+)?$/;
 const ALLOW = 'POST, OPTIONS';
 
 /**
@@ -196,15 +195,15 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
     url: '/*',
     handler: async (req, reply) => {
       const host = req.headers.host;
-      const hm = host ? CHANNEL_HOST.exec(host.toLowerCase()) : null;
-      if (hm) {
-        const ns = hm[3]!;
-        const name = hm[1]!;
-        return handleTarget(targets.channels.get(nsKey(ns, name)), `channel ${ns}/${name}`, req, reply);
+      // Knative addresses a channel by Host: `<name>-kn-channel.<namespace>.svc.cluster.local`.
+      const byHost = host ? channelOfHost(host) : undefined;
+      if (byHost) {
+        const key = nsKey(byHost.namespace, byHost.name);
+        return handleTarget(targets.channels.get(key), `channel ${key}`, req, reply);
       }
       const q = req.url.indexOf('?');
       const path = q === -1 ? req.url : req.url.slice(0, q);
-      const parts = path.split('/').filter((p) => p.length > 0).map(safeDecode);
+      const parts = segments(path);
       if (parts[0] === 'channels' && parts.length === 3) {
         const key = nsKey(parts[1]!, parts[2]!);
         return handleTarget(targets.channels.get(key), `channel ${key}`, req, reply);
@@ -281,12 +280,4 @@ function handshake(req: FastifyRequest, reply: FastifyReply) {
     reply.header('WebHook-Allowed-Rate', '*');
   }
   return reply.code(200).send();
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }

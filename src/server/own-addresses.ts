@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { LocalDelivery, LocalSink } from '../dispatcher/types.js';
 import { NotFoundError, NotReadyError, httpStatusOf } from '../errors.js';
 import type { AcceptEvents } from './accept-events.js';
+import { ingressAddressOf } from '../runtime/ingress-address.js';
 import { nsKey } from '../resources/types.js';
 import type { IngressTargets, IngressTarget } from '../runtime/ingress-targets.js';
 
@@ -10,10 +11,10 @@ interface Parsed {
   readonly map: TargetMap;
   readonly key: string;
   readonly what: string;
+  /** Built on first use and kept with the parsed URL: no closure per delivery. */
+  sink?: LocalSink;
 }
 
-// Knative addresses a channel by Host: `<name>-kn-channel.<namespace>.svc.cluster.local`.
-const CHANNEL_HOST = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)-kn-channel\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(?:\.cluster\.local)?\.?$/;
 /** Parsed URLs kept; bounded so that a flood of distinct reply URLs cannot grow it without end. */
 const CACHE_MAX = 4096;
 
@@ -41,7 +42,7 @@ export class OwnAddresses {
   /** For the dispatcher's `local` option. */
   readonly resolve: LocalDelivery = (url) => {
     const p = this.#parse(url);
-    return p ? this.#sink(p) : undefined;
+    return p ? (p.sink ??= this.#sink(p)) : undefined;
   };
 
   #sink(p: Parsed): LocalSink {
@@ -76,54 +77,18 @@ export class OwnAddresses {
   }
 }
 
+const MAPS = { channel: 'channels', broker: 'brokers', display: 'displays' } as const;
+const WHAT = { channel: 'channel', broker: 'broker', display: 'event display' } as const;
+
 function parseOwn(url: string, bases: readonly string[]): Parsed | undefined {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return undefined;
-  }
-  const hm = CHANNEL_HOST.exec(u.hostname.toLowerCase());
-  if (hm) {
-    const k = nsKey(hm[3]!, hm[1]!);
-    return { map: 'channels', key: k, what: `channel ${k}` };
-  }
-  for (const base of bases) {
-    if (!base) continue;
-    let b: URL;
-    try {
-      b = new URL(base);
-    } catch {
-      continue;
-    }
-    if (b.origin !== u.origin) continue;
-    const prefix = b.pathname.replace(/\/+$/, '');
-    if (prefix && u.pathname !== prefix && !u.pathname.startsWith(prefix + '/')) continue;
-    const parts = u.pathname.slice(prefix.length).split('/').filter((p) => p.length > 0).map(safeDecode);
-    if (parts.length === 3 && parts[0] === 'channels') return own('channels', parts[1]!, parts[2]!, 'channel');
-    if (parts.length === 3 && parts[0] === 'display') return own('displays', parts[1]!, parts[2]!, 'event display');
-    // As the ingress routes: any two parts are a broker (`/sources/..` and `/services/..` have three or more).
-    if (parts.length === 2) return own('brokers', parts[0]!, parts[1]!, 'broker');
-    return undefined;
-  }
-  return undefined;
+  const at = ingressAddressOf(url, bases.filter((b) => b !== ''));
+  if (!at) return undefined;
+  const key = nsKey(at.namespace, at.name);
+  return { map: MAPS[at.kind], key, what: `${WHAT[at.kind]} ${key}` };
 }
 
 function sameBases(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function own(map: TargetMap, namespace: string, name: string, what: string): Parsed {
-  const key = nsKey(namespace, name);
-  return { map, key, what: `${what} ${key}` };
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
