@@ -291,3 +291,20 @@ export class AdminApiError extends SluiceError {
     this.apiReason = options?.apiReason;
   }
 }
+
+/** The container runtime (Docker or Podman CLI) is missing, not working, or refused a command. */
+export class ContainerRuntimeError extends SluiceError {
+  readonly code = 'SLUICE_ERR_CONTAINER_RUNTIME';
+  override readonly statusCode = 503;
+}
+
+/** An image is not present and could not (or, by `imagePullPolicy: Never`, may not) be pulled. */
+export class ImagePullError extends SluiceError {
+  readonly code = 'SLUICE_ERR_IMAGE_PULL';
+  override readonly statusCode = 503;
+  readonly image: string;
+  constructor(image: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.image = image;
+  }
+}

@@ -23,7 +23,10 @@ export function deploymentServiceConfig(args: {
     key: nsKey(args.namespace, args.name),
     containerConcurrency: args.containerConcurrency ?? 0,
     requestTimeoutMs: 300_000,
-    container: { command: [], args: [], env: {}, containerPort: args.containerPort ?? 8080, readinessProbe: { kind: 'tcp', timeoutMs: 1000 } },
+    container: { command: [], args: [], env: {}, envSources: [], imagePullPolicy: 'IfNotPresent', limits: {}, containerPort: args.containerPort ?? 8080, readinessProbe: { kind: 'tcp', timeoutMs: 1000 } },
     autoscale: config,
+    // Scaled through the Kubernetes API; the runner is not used.
+    runner: 'container',
+    ignored: [],
   };
 }

@@ -1,12 +1,14 @@
 import { resolve as resolvePath } from 'node:path';
 import type { Logger } from '../observability/logger.js';
-import { spawnSupervised, type SpawnSupervised, type SupervisedProcess } from '../process/index.js';
+import type { SpawnSupervised, SupervisedProcess } from '../process/index.js';
 import { InvalidOptionError, ServiceUnavailableError } from '../errors.js';
 import { nextBackoffMs } from '../subscriptions/retry-backoff.js';
-import type { ServiceConfig } from './service-spec.js';
+import type { ReadinessProbe, ServiceConfig } from './service-spec.js';
 import type { Endpoint, Scaler, ScalerListener, ScalerStatus } from './scaler.js';
-import { freePort, probeOnce } from './readiness-probe.js';
+import { probeOnce } from './readiness-probe.js';
 import { waitForEndpoint } from './wait-for-endpoint.js';
+import { ProcessLauncher } from './process-launcher.js';
+import type { ReplicaLauncher } from './replica-launcher.js';
 
 export interface ProcessScalerOptions {
   service: ServiceConfig;
@@ -27,6 +29,14 @@ export interface ProcessScalerOptions {
   baseDir?: string;
   /** Extra environment, e.g. `K_SINK` from a SinkBinding; called per replica start. */
   extraEnv?: () => Record<string, string>;
+  /**
+   * Values of `envFrom` and `env[].valueFrom` (Secrets, ConfigMaps), resolved at each
+   * replica start; throws (NotReadyError) when a required one is missing, which fails
+   * that start like a crash, with the message in the status.
+   */
+  resolveEnv?: () => Record<string, string>;
+  /** How replicas are started: default, local processes running `command`. */
+  launcher?: ReplicaLauncher;
 }
 
 type ReplicaState = 'starting' | 'ready' | 'draining' | 'stopping';
@@ -37,29 +47,35 @@ interface Replica {
   url: string;
   state: ReplicaState;
   proc?: SupervisedProcess;
+  stopGraceMs?: number;
   startedAt: number;
   probeTimer?: NodeJS.Timeout;
+  livenessTimer?: NodeJS.Timeout;
+  livenessFailures: number;
+  /** Last stderr line, for the status when the replica exits. */
+  lastStderr?: string;
 }
 
 /**
- * Runs a Service's replicas as local child processes, each on its own free port given
- * in `PORT` (as Knative does). A replica is ready once its readiness probe passes; one
- * that exits unexpectedly is replaced (with a growing delay while it keeps failing
- * before ready, so a broken command does not spin); one removed by a scale-down is
- * drained of in-flight requests first.
+ * Runs a Service's replicas on this host: local child processes (the default launcher)
+ * or containers (ContainerLauncher), each on its own port. A replica is ready once its
+ * readiness probe passes; one failing its liveness probe is restarted; one that exits
+ * unexpectedly is replaced (with a growing delay while it keeps failing before ready,
+ * so a broken command does not spin); one removed by a scale-down is drained of
+ * in-flight requests first.
  */
 export class ProcessScaler implements Scaler {
-  readonly kind = 'process' as const;
+  readonly kind: 'process' | 'container';
   readonly #svc: ServiceConfig;
   readonly #log: Logger;
-  readonly #spawn: SpawnSupervised;
+  readonly #launcher: ReplicaLauncher;
   readonly #host: string;
   readonly #probeMs: number;
   readonly #startTimeoutMs: number;
   readonly #graceMs: number;
   readonly #drainMs: number;
-  readonly #cwd: string | undefined;
   readonly #extraEnv: (() => Record<string, string>) | undefined;
+  readonly #resolveEnv: (() => Record<string, string>) | undefined;
   readonly #replicas = new Map<string, Replica>();
   #listener: ScalerListener | undefined;
   #desired = 0;
@@ -74,19 +90,28 @@ export class ProcessScaler implements Scaler {
 
   constructor(options: ProcessScalerOptions) {
     const c = options.service.container;
-    if (!c.command.length) {
+    if (!options.launcher && !c.command.length) {
       throw new InvalidOptionError(`Service ${options.service.key}: a command is required to run it as a local process`);
     }
     this.#svc = options.service;
     this.#log = options.logger.child({ service: options.service.key });
-    this.#spawn = options.spawn ?? spawnSupervised;
     this.#host = options.host ?? '127.0.0.1';
+    this.#launcher =
+      options.launcher ??
+      new ProcessLauncher({
+        service: options.service,
+        logger: this.#log,
+        host: this.#host,
+        cwd: c.workingDir ? resolvePath(options.baseDir ?? process.cwd(), c.workingDir) : options.baseDir,
+        ...(options.spawn ? { spawn: options.spawn } : {}),
+      });
+    this.kind = this.#launcher.kind;
     this.#probeMs = options.probeIntervalMs ?? 50;
     this.#startTimeoutMs = options.startTimeoutMs ?? 120_000;
     this.#graceMs = options.stopGraceMs ?? 10_000;
     this.#drainMs = options.drainTimeoutMs ?? 30_000;
-    this.#cwd = c.workingDir ? resolvePath(options.baseDir ?? process.cwd(), c.workingDir) : options.baseDir;
     this.#extraEnv = options.extraEnv;
+    this.#resolveEnv = options.resolveEnv;
   }
 
   attach(listener: ScalerListener): void {
@@ -151,43 +176,70 @@ export class ProcessScaler implements Scaler {
 
   async #startReplica(): Promise<void> {
     const id = `${this.#svc.name}-${++this.#seq}`;
-    const replica: Replica = { id, port: 0, url: '', state: 'starting', startedAt: Date.now() };
+    const replica: Replica = { id, port: 0, url: '', state: 'starting', startedAt: Date.now(), livenessFailures: 0 };
     this.#replicas.set(id, replica);
+    let launched;
     try {
-      replica.port = await freePort(this.#host);
+      const env: Record<string, string> = {
+        ...this.#svc.container.env,
+        ...this.#resolveEnv?.(),
+        ...this.#extraEnv?.(),
+        K_SERVICE: this.#svc.name,
+        K_CONFIGURATION: this.#svc.name,
+        K_REVISION: `${this.#svc.name}-local`,
+      };
+      launched = await this.#launcher.launch(id, env, (line) => (replica.lastStderr = line));
     } catch (err) {
       this.#replicas.delete(id);
-      this.#failed(`no free port: ${(err as Error).message}`, false);
+      this.#failed(`replica ${id} could not start: ${(err as Error).message}`, false);
       return;
     }
-    if (replica.state !== 'starting') {
-      // Scaled down or closed while the port was being picked.
-      this.#replicas.delete(id);
-      return;
-    }
-    replica.url = `http://${this.#host.includes(':') ? `[${this.#host}]` : this.#host}:${replica.port}/`;
-    const c = this.#svc.container;
-    const env: Record<string, string> = {
-      ...(process.env as Record<string, string>),
-      ...c.env,
-      ...(this.#extraEnv?.() ?? {}),
-      PORT: String(replica.port),
-      K_SERVICE: this.#svc.name,
-      K_CONFIGURATION: this.#svc.name,
-      K_REVISION: `${this.#svc.name}-local`,
-    };
-    const proc = this.#spawn({
-      name: `${this.#svc.key}#${id}`,
-      command: c.command[0]!,
-      args: [...c.command.slice(1), ...c.args],
-      env,
-      ...(this.#cwd ? { cwd: this.#cwd } : {}),
-      logger: this.#log,
-    });
+    const { proc, port } = launched;
     replica.proc = proc;
-    this.#log.debug({ replica: id, port: replica.port, pid: proc.pid }, 'replica starting');
-    void proc.exited.then((exit) => this.#onExit(replica, exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`)));
+    replica.port = port;
+    if (launched.stopGraceMs !== undefined) replica.stopGraceMs = launched.stopGraceMs;
+    replica.url = `http://${this.#host.includes(':') ? `[${this.#host}]` : this.#host}:${port}/`;
+    this.#log.debug({ replica: id, port, pid: proc.pid, launcher: this.kind }, 'replica starting');
+    void proc.exited.then((exit) => {
+      const why = exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
+      this.#onExit(replica, replica.lastStderr ? `${why}: ${replica.lastStderr}` : why);
+    });
+    if (replica.state !== 'starting') {
+      // Scaled down or closed while it was being launched.
+      void this.#stop(replica);
+      return;
+    }
     this.#probe(replica);
+  }
+
+  /** The probe as run from this host: a container's probe port is its published port. */
+  #hostProbe(probe: ReadinessProbe): ReadinessProbe {
+    if (this.kind !== 'container' || probe.port === undefined) return probe;
+    const { port: _containerPort, ...rest } = probe;
+    return rest as ReadinessProbe;
+  }
+
+  #watchLiveness(replica: Replica): void {
+    const lp = this.#svc.container.livenessProbe;
+    if (!lp) return;
+    const probe = this.#hostProbe(lp.probe);
+    const tick = async (): Promise<void> => {
+      replica.livenessTimer = undefined;
+      if (replica.state !== 'ready') return;
+      const ok = await probeOnce(probe, this.#host, replica.port);
+      if (replica.state !== 'ready') return;
+      replica.livenessFailures = ok ? 0 : replica.livenessFailures + 1;
+      if (replica.livenessFailures >= lp.failureThreshold) {
+        replica.lastStderr = `liveness probe failed ${replica.livenessFailures} times`;
+        this.#log.warn({ replica: replica.id }, 'replica failed its liveness probe; restarting it');
+        void replica.proc?.stop(replica.stopGraceMs ?? this.#graceMs);
+        return;
+      }
+      replica.livenessTimer = setTimeout(() => void tick(), lp.periodMs);
+      replica.livenessTimer.unref();
+    };
+    replica.livenessTimer = setTimeout(() => void tick(), Math.max(lp.initialDelayMs, lp.periodMs));
+    replica.livenessTimer.unref();
   }
 
   #probe(replica: Replica): void {
@@ -197,21 +249,23 @@ export class ProcessScaler implements Scaler {
       if (Date.now() - replica.startedAt > this.#startTimeoutMs) {
         this.#lastError = `replica ${replica.id} not ready after ${this.#startTimeoutMs} ms`;
         this.#log.warn({ replica: replica.id }, 'replica did not become ready in time; replacing it');
-        void replica.proc?.stop(this.#graceMs);
+        void replica.proc?.stop(replica.stopGraceMs ?? this.#graceMs);
         return;
       }
-      const ok = await probeOnce(this.#svc.container.readinessProbe, this.#host, replica.port);
+      const ok = await probeOnce(this.#hostProbe(this.#svc.container.readinessProbe), this.#host, replica.port);
       if (replica.state !== 'starting') return;
       if (!ok) return this.#probe(replica);
       replica.state = 'ready';
       this.#failStreak = 0;
       this.#log.info({ replica: replica.id, port: replica.port, startMs: Date.now() - replica.startedAt }, 'replica ready');
+      this.#watchLiveness(replica);
       this.#publish();
     }, this.#probeMs);
   }
 
   #onExit(replica: Replica, why: string): void {
     clearTimeout(replica.probeTimer);
+    clearTimeout(replica.livenessTimer);
     this.#replicas.delete(replica.id);
     const expected = replica.state === 'draining' || replica.state === 'stopping';
     if (replica.state === 'ready') this.#publish();
@@ -239,6 +293,7 @@ export class ProcessScaler implements Scaler {
     const wasReady = replica.state === 'ready';
     replica.state = 'draining';
     clearTimeout(replica.probeTimer);
+    clearTimeout(replica.livenessTimer);
     if (wasReady) {
       const drained = this.#listener?.drain(replica.id) ?? Promise.resolve();
       this.#publish();
@@ -252,11 +307,12 @@ export class ProcessScaler implements Scaler {
 
   async #stop(replica: Replica): Promise<void> {
     clearTimeout(replica.probeTimer);
+    clearTimeout(replica.livenessTimer);
     if (!replica.proc) {
       this.#replicas.delete(replica.id);
       return;
     }
-    await replica.proc.stop(this.#graceMs);
+    await replica.proc.stop(Math.max(replica.stopGraceMs ?? 0, this.#graceMs));
     this.#replicas.delete(replica.id);
   }
 

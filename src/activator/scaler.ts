@@ -37,7 +37,7 @@ export interface ScalerListener {
 }
 
 export interface Scaler {
-  readonly kind: 'process' | 'kubernetes';
+  readonly kind: 'process' | 'container' | 'kubernetes';
   /** Called once by the activator before anything else. */
   attach(listener: ScalerListener): void;
   /** Asks for `replicas`; resolves once the request is made (not once they are ready). */

@@ -14,7 +14,7 @@ export interface EndpointResolver {
 
 export interface ServiceStatus {
   key: string;
-  scaler: 'process' | 'kubernetes';
+  scaler: 'process' | 'container' | 'kubernetes';
   replicas: ScalerStatus;
   inFlight: number;
   queued: number;

@@ -15,6 +15,13 @@ import { DeploymentRefs } from './deployment-refs.js';
 import { createServiceProxy, type ServiceProxy } from './service-proxy.js';
 import { serviceConfigFrom, serviceKind, type ServiceConfig, type ServiceSpec } from './service-spec.js';
 import { serviceResourceStatus, type ServiceProblem } from './service-status.js';
+import type { ContainerSupport } from '../container/container-support.js';
+import type { DetectedRuntime } from '../container/detect-runtime.js';
+import { ImagePullError } from '../errors.js';
+import { resolveEnvSources, runtimeEnvLookup } from '../runtime/env-resolver.js';
+import { ProcessScaler } from './process-scaler.js';
+import { ContainerLauncher } from './container-launcher.js';
+import type { Scaler } from './scaler.js';
 
 const SERVING_GROUP = 'serving.knative.dev/';
 
@@ -28,12 +35,25 @@ export interface ServiceReconcilerOptions {
   activator?: Omit<ActivatorOptions, 'logger' | 'registry'>;
   /** How often the admin status of each Service is refreshed (default 250 ms). */
   statusIntervalMs?: number;
+  /** Docker/Podman for Services with an image and no command (none: they cannot run). */
+  containers?: ContainerSupport;
+  /** Environment a Service's replicas get from SinkBindings (K_SINK, K_CE_OVERRIDES), read at each replica start. */
+  bindingEnv?: (service: ServiceConfig) => Record<string, string>;
+}
+
+/** An image made present for a Service version (pulled by its policy), or why it could not be. */
+interface ImageCheck {
+  key: string;
+  done: boolean;
+  error?: string;
 }
 
 interface Tracked {
   resource: Resource<unknown>;
   /** Set when the current spec cannot run; a previous version may still serve. */
   problem?: ServiceProblem;
+  /** Fields accepted without effect here, shown in the status. */
+  ignored?: string[];
   proxy?: { handler: RawRouteHandler; proxy: ServiceProxy; timeoutMs: number };
 }
 
@@ -53,6 +73,8 @@ export class ServiceReconciler implements Reconciler {
   readonly #statusMs: number;
   readonly #tracked = new Map<string, Tracked>();
   readonly #agent = new Agent({ keepAliveTimeout: 4_000, connections: 256 });
+  readonly #o: ServiceReconcilerOptions;
+  readonly #images = new Map<string, ImageCheck>();
   #runtime: ReconcileContext | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -60,7 +82,13 @@ export class ServiceReconciler implements Reconciler {
   constructor(options: ServiceReconcilerOptions) {
     this.#log = options.logger.child({ component: 'services' });
     this.#statusMs = options.statusIntervalMs ?? 250;
-    this.activator = new Activator({ ...options.activator, logger: options.logger, ...(options.registry ? { registry: options.registry } : {}) });
+    this.#o = options;
+    this.activator = new Activator({
+      ...options.activator,
+      scalerFactory: options.activator?.scalerFactory ?? ((service, logger) => this.#scalerFor(service, logger)),
+      logger: options.logger,
+      ...(options.registry ? { registry: options.registry } : {}),
+    });
     this.deployments = new DeploymentRefs({
       logger: options.logger,
       ...(options.registry ? { registry: options.registry } : {}),
@@ -130,10 +158,12 @@ export class ServiceReconciler implements Reconciler {
     } catch (err) {
       if (!(err instanceof ResourceValidationError)) throw err;
       // The previous version, if any, keeps serving (as Knative keeps its last ready revision).
-      t.problem = { reason: cannotRunLocally(err) ? 'CommandRequired' : 'InvalidSpec', message: err.message };
-      if (!this.activator.get(key)) this.#route(key, t, undefined);
-      this.#log.warn({ service: key, err: err.message }, 'Service cannot run');
-      return;
+      return this.#cannotRun(key, t, { reason: cannotRunLocally(err) ? 'CommandRequired' : 'InvalidSpec', message: err.message });
+    }
+    t.ignored = config.ignored;
+    if (config.runner === 'container') {
+      const problem = await this.#imageProblem(config);
+      if (problem) return this.#cannotRun(key, t, problem);
     }
     try {
       await this.activator.apply(config);
@@ -143,6 +173,89 @@ export class ServiceReconciler implements Reconciler {
       t.problem = { reason: 'ActivationFailed', message: (err as Error).message };
       this.#log.error({ service: key, err }, 'Service could not be started');
     }
+  }
+
+  #cannotRun(key: string, t: Tracked, problem: ServiceProblem): void {
+    t.problem = problem;
+    if (!this.activator.get(key)) this.#route(key, t, undefined);
+    this.#log.warn({ service: key, reason: problem.reason, err: problem.message }, 'Service cannot run');
+  }
+
+  /**
+   * For a Service run as a container: a runtime exists and its image is present (pulled
+   * by its policy, once per version). A pull still running is reported and does not hold
+   * up the reconcile pass; another pass is asked for when it ends.
+   */
+  async #imageProblem(config: ServiceConfig): Promise<ServiceProblem | undefined> {
+    const image = config.container.image!;
+    const detected: DetectedRuntime = await (this.#o.containers?.runtime() ?? Promise.resolve({ reason: 'no container runtime configured' }));
+    if (!detected.runtime) {
+      return {
+        reason: 'ContainerRuntimeUnavailable',
+        message: `image ${image} cannot run: ${detected.reason}; set command (and args) to run the service as a local process, or install Docker or Podman`,
+      };
+    }
+    const runtime = detected.runtime;
+    const policy = config.container.imagePullPolicy;
+    const key = `${image}|${policy}|${JSON.stringify(config)}`;
+    let check = this.#images.get(config.key);
+    if (check?.key !== key) {
+      const started: ImageCheck = { key, done: false };
+      check = started;
+      this.#images.set(config.key, started);
+      const settled = runtime.ensureImage(image, policy).then(
+        () => {
+          started.done = true;
+        },
+        (err: Error) => {
+          started.done = true;
+          started.error = err instanceof ImagePullError ? err.message : `image ${image}: ${err.message}`;
+        },
+      );
+      // Most checks (image present) end at once; a real pull finishes in the background.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([settled, new Promise((r) => (timer = setTimeout(r, 2_000)))]);
+      clearTimeout(timer);
+      if (!started.done) {
+        void settled.then(() => {
+          if (this.#images.get(config.key) === started && !this.#closed) void this.#runtime?.reconcile();
+        });
+      }
+    }
+    if (!check.done) return { reason: 'PullingImage', message: `pulling image ${image}` };
+    if (check.error) return { reason: 'ImagePullFailed', message: check.error };
+    return undefined;
+  }
+
+  /** Replicas of a Service: local processes, or containers of its image. */
+  #scalerFor(service: ServiceConfig, logger: Logger): Scaler {
+    const p = this.#o.activator?.process;
+    const runtime = service.runner === 'container' ? this.#o.containers?.current : undefined;
+    const lookup = this.#runtime ? runtimeEnvLookup(this.#runtime) : undefined;
+    const sources = service.container.envSources;
+    return new ProcessScaler({
+      ...p,
+      service,
+      logger,
+      extraEnv: () => {
+        const env = { ...p?.extraEnv?.(), ...this.#o.bindingEnv?.(service) };
+        // A bridged container reaches Sluice through the host gateway, not loopback.
+        if (runtime && env.K_SINK) env.K_SINK = this.#o.containers!.localize(env.K_SINK, runtime);
+        return env;
+      },
+      ...(sources.length && lookup ? { resolveEnv: () => resolveEnvSources(sources, service.namespace, lookup) } : {}),
+      ...(runtime
+        ? {
+            launcher: new ContainerLauncher({
+              service,
+              runtime,
+              logger,
+              network: this.#o.containers!.network,
+              ...(p?.stopGraceMs !== undefined ? { stopGraceSeconds: p.stopGraceMs / 1000 } : {}),
+            }),
+          }
+        : {}),
+    });
   }
 
   /** `/services/<ns>/<name>/...`: the proxy through the activator, or a 503 saying why not. */
@@ -185,6 +298,7 @@ export class ServiceReconciler implements Reconciler {
           serving: this.activator.get(key)?.status(),
           pending: this.activator.pending(key)?.status(),
           problem: t.problem,
+          ignored: t.ignored,
         }),
       );
     }
@@ -199,7 +313,8 @@ export class ServiceReconciler implements Reconciler {
 /** A relative `workingDir` is taken from the folder of the YAML file that declared it. */
 function withBaseDir(config: ServiceConfig, file: string | undefined): ServiceConfig {
   const wd = config.container.workingDir;
-  if (!wd || isAbsolute(wd) || !file) return config;
+  // A container's workingDir is a path inside its image.
+  if (!wd || isAbsolute(wd) || !file || config.runner === 'container') return config;
   return { ...config, container: { ...config.container, workingDir: resolvePath(dirname(file), wd) } };
 }
 

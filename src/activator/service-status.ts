@@ -16,6 +16,8 @@ export interface ServiceStatusInput {
   /** A new version still starting in a rolling update. */
   pending?: ServiceStatus | undefined;
   problem?: ServiceProblem | undefined;
+  /** Fields accepted without effect here (cluster-only), listed as `ignoredFields`. */
+  ignored?: string[] | undefined;
 }
 
 /**
@@ -30,6 +32,7 @@ export interface ServiceStatusInput {
 export function serviceResourceStatus(input: ServiceStatusInput): ResourceStatus {
   const { serving, pending, problem } = input;
   const extra: Record<string, unknown> = serving ? { url: input.url, address: { url: input.url }, ...details(serving) } : {};
+  if (input.ignored?.length) extra.ignoredFields = input.ignored;
   const stillServing = serving ? ' (the previous template still serves requests)' : '';
   if (problem) return readyStatus(false, problem.reason, problem.message + stillServing, extra);
   if (pending && failing(pending)) {

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { loadResources } from '../resources/index.js';
 import { createSluiceKinds } from '../kinds.js';
 import { createLogger } from '../observability/logger.js';
+import { ContainerSupport, parseContainerRuntimeChoice } from '../container/index.js';
 import { SluiceServer } from '../server/sluice-server.js';
 import { parseByteSize, parseDurationFlag, parseLogLevel, parsePort, parsePositiveInt } from './options.js';
 import { InvalidOptionError } from '../errors.js';
@@ -36,6 +37,7 @@ interface StartFlags extends BackendFlags {
   adminToken?: string;
   watch: boolean;
   otlpEndpoint?: string;
+  containerRuntime: string;
 }
 
 export function registerStart(program: Command): void {
@@ -66,6 +68,7 @@ export function registerStart(program: Command): void {
     .option('--no-watch', 'do not re-apply the -f files and folders when they change')
     .option('--otlp-endpoint <url>', 'OTLP/HTTP collector to export trace spans to, e.g. http://otel-collector:4318 (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; none: no spans)')
     .option('--admin-allowed-hosts <names>', 'more names (comma-separated, repeatable) the admin port answers as Host besides loopback and --admin-host, e.g. a Service name; other Hosts get 403 (DNS rebinding)', collectList, [])
+    .option('--container-runtime <runtime>', 'how Services and ContainerSources with an image run: docker, podman, auto (the first that works) or none', 'auto')
     .addOption(new Option('--admin-token <token>', 'bearer token the admin API (/api/...) requires; /healthz, /readyz and /metrics stay open').env('SLUICE_ADMIN_TOKEN'))
     .action(async (flags: StartFlags, cmd: Command) => {
       // An empty SLUICE_ADMIN_TOKEN means "unset"; an empty --admin-token is a mistake.
@@ -126,6 +129,7 @@ async function start(flags: StartFlags): Promise<number> {
   const channelCapacityBytes = positiveSize(flags.channelCapacityBytes, '--channel-capacity-bytes');
   const maxBufferedBytes = flags.maxBufferedBytes === undefined ? undefined : positiveSize(flags.maxBufferedBytes, '--max-buffered-bytes');
   const otlpTracesUrl = resolveOtlpTracesUrl(flags.otlpEndpoint);
+  const containerRuntime = parseContainerRuntimeChoice(flags.containerRuntime);
 
   const backends = backendSettings(flags);
   const loaded = await loadResources(flags.file, { registry: createSluiceKinds(), defaultChannelTemplate: backends.defaultChannelTemplate });
@@ -141,6 +145,22 @@ async function start(flags: StartFlags): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  const containers = new ContainerSupport({
+    choice: containerRuntime,
+    logger,
+    // A bridged container reaches the host's gateway address, where an ingress bound to loopback does not listen.
+    network: isLoopback(flags.host) ? 'host' : 'bridge',
+  });
+  // A runtime named on the command line must work: say so now, not at the first Service.
+  // With auto, detection (and the removal of a killed Sluice's leftover containers) runs meanwhile.
+  const detecting = containerRuntime === 'none' ? undefined : containers.runtime();
+  if (containerRuntime === 'docker' || containerRuntime === 'podman') {
+    const d = await detecting!;
+    if (!d.runtime) {
+      process.stderr.write(`sluice: ${d.reason}\n`);
+      return 1;
+    }
+  }
   const server = new SluiceServer({
     logger,
     port,
@@ -161,6 +181,7 @@ async function start(flags: StartFlags): Promise<number> {
     tracing: await loadTracing({ otlpTracesUrl, logger }),
     dataDir: flags.dataDir,
     ...(flags.adminToken !== undefined ? { adminToken: flags.adminToken } : {}),
+    containers,
   });
   await server.listen();
   server.runtime.recordInvalid(loaded.errors);

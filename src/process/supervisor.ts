@@ -20,6 +20,8 @@ export interface SpawnSupervisedOptions {
    * (default 2000 ms); `stop(graceMs)` has its own grace.
    */
   orphanGraceMs?: number;
+  /** Called with each stderr line besides logging it (e.g. to keep the last error for status). */
+  onStderr?: (line: string) => void;
 }
 
 export interface ProcessExit {
@@ -110,7 +112,10 @@ export const spawnSupervised: SpawnSupervised = (options) => {
     statusPipe.on('error', () => {});
   }
   followLines(watchdog.stdout, (line) => log.info({ stream: 'stdout' }, line));
-  followLines(watchdog.stderr, (line) => log.warn({ stream: 'stderr' }, line));
+  followLines(watchdog.stderr, (line) => {
+    log.warn({ stream: 'stderr' }, line);
+    options.onStderr?.(line);
+  });
   watchdog.stdin?.on('error', () => {});
 
   void exited.then((s) => {

@@ -20,11 +20,12 @@ import { InvalidOptionError, NotFoundError } from '../errors.js';
 import { EventDisplayReconciler } from '../display/index.js';
 import { BrokerReconciler } from '../broker/index.js';
 import { ServiceReconciler, type ActivatorOptions } from '../activator/index.js';
+import { ContainerSupport, type ContainerRuntimeChoice } from '../container/index.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Inspector, inspectorRoutes, type InspectorOptions } from '../inspector/index.js';
 import { SourcesReconciler, type SourcesReconcilerOptions } from '../sources/sources-reconciler.js';
 import { SinkBindingIndex } from '../sources/sinkbinding/index.js';
-import { bindServices } from '../sources/sinkbinding/bind-services.js';
+import { serviceBindingEnv } from '../sources/sinkbinding/bind-services.js';
 import { LiveConfig, resolveKindName } from '../live-config/index.js';
 import { createSluiceKinds, kindReconcilers, sourceRunners, type KindEntry } from '../kinds.js';
 import { adminResourcesPlugin } from './admin-resources.js';
@@ -81,6 +82,14 @@ export interface SluiceServerOptions extends ChannelBackendsOptions {
   kinds?: readonly KindEntry[];
   /** Quiet time after a change to a watched `-f` file before it is re-read (default 250 ms). */
   watchDebounceMs?: number;
+  /**
+   * How Services and ContainerSources with an image run (`--container-runtime`): a Docker
+   * or Podman CLI, the first that works (`auto`, the default), or `none`. Detected on the
+   * first resource that needs it.
+   */
+  containerRuntime?: ContainerRuntimeChoice;
+  /** A prepared container runtime (tests); overrides `containerRuntime`. */
+  containers?: ContainerSupport;
 }
 
 export const IN_MEMORY_TEMPLATE: ChannelTemplate = { apiVersion: 'messaging.knative.dev/v1', kind: 'InMemoryChannel' };
@@ -111,6 +120,8 @@ export class SluiceServer {
   readonly sources: SourcesReconciler;
   /** Which SinkBindings apply to the processes Sluice runs (ContainerSources, local Service replicas). */
   readonly sinkBindings = new SinkBindingIndex();
+  /** Docker/Podman for Services and ContainerSources with an image. */
+  readonly containers: ContainerSupport;
   /** `-f` files (watched) plus admin API changes (saved under dataDir), applied live. */
   readonly liveConfig: LiveConfig;
   admin!: FastifyInstance;
@@ -178,12 +189,23 @@ export class SluiceServer {
       ...(options.watchDebounceMs ? { watchDebounceMs: options.watchDebounceMs } : {}),
       logger: options.logger,
     });
+    this.containers =
+      options.containers ??
+      new ContainerSupport({
+        choice: options.containerRuntime ?? 'auto',
+        logger: options.logger,
+        // A container on the runtime's bridge reaches the host through its gateway, where
+        // an ingress bound to loopback only does not listen: then containers share the host's network.
+        network: isLoopbackHost(options.host ?? '0.0.0.0') ? 'host' : 'bridge',
+      });
     this.services = new ServiceReconciler({
+      containers: this.containers,
       logger: options.logger,
       registry: this.metrics.registry,
       ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}),
+      ...(options.activator ? { activator: options.activator } : {}),
       // Local replicas get K_SINK/K_CE_OVERRIDES from the SinkBindings that select their Service.
-      activator: bindServices(options.activator, this.sinkBindings, this.runtime),
+      bindingEnv: serviceBindingEnv(this.sinkBindings, this.runtime),
     });
     this.sources = new SourcesReconciler({
       runners: sourceRunners(options.kinds),
@@ -191,6 +213,7 @@ export class SluiceServer {
       sinkBindings: this.sinkBindings,
       kubeconfigPath: options.kubeconfigPath,
       kubeConfig: options.kubeConfig,
+      containers: this.containers,
       // Emits to Sluice's own channels stay on this host even when --public-url is a tunnel.
       localIngressUrl: () => this.ingressUrl || undefined,
     });
@@ -268,6 +291,10 @@ export class SluiceServer {
 }
 
 /** 0.0.0.0 and :: are bind-all addresses, not ones a client can dial. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
 function hostForUrl(host: string | undefined): string {
   if (!host || host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;

@@ -13,6 +13,8 @@ import type { AdapterStatus, RetireReason, RunningSource, SourceContext, SourceR
 import { SinkBindingIndex } from './sinkbinding/index.js';
 import { SinkEmitter } from './sink-emitter.js';
 import type { WebhookSource } from './source.js';
+import type { ContainerSupport } from '../container/container-support.js';
+import { runtimeEnvLookup } from '../runtime/env-resolver.js';
 
 export interface SourcesReconcilerOptions {
   /** Shared with whoever runs bound processes (the activator's local services). */
@@ -37,6 +39,8 @@ export interface SourcesReconcilerOptions {
   github?: SourceContext['github'];
   /** The source kinds run: the runners listed in `src/kinds.ts` (the server passes them; default none). */
   runners?: readonly SourceRunner[];
+  /** The container runtime for ContainerSources with an image (none: they cannot run). */
+  containers?: ContainerSupport | undefined;
 }
 
 interface Entry {
@@ -162,6 +166,8 @@ export class SourcesReconciler implements Reconciler {
       github: this.#o.github,
       baseDir: file ? dirname(file) : undefined,
       secret: (secret, k) => runtime.getSecret(namespace, secret)?.data[k],
+      envLookup: runtimeEnvLookup(runtime),
+      containers: this.#o.containers,
     };
     const restartKey = JSON.stringify([resource.apiVersion, resource.spec, sink.url, runner.restartKey?.(base) ?? null]);
     if (existing && existing.restartKey === restartKey && !(existing.state === 'failed' && existing.retryDue)) {

@@ -15,7 +15,7 @@ async function call(url: string): Promise<{ status: number; pid: number; version
   return { status: res.statusCode, pid: Number(res.headers['x-replica-pid']), version: String(res.headers['x-version']), body };
 }
 
-test('Service lifecycle: an image-only Service is not Ready while others serve; a change rolls; delete and close stop the replicas', async () => {
+test('Service lifecycle: an image-only Service without a container runtime is not Ready while others serve; a change rolls; delete and close stop the replicas', async () => {
   const imageOnly = `---
 apiVersion: serving.knative.dev/v1
 kind: Service
@@ -36,14 +36,14 @@ spec:
     relayServiceYaml('other', { annotations: warm, env: { RELAY_TO: sink.url } }) +
     serviceSubscriptionYaml('to-bad', 'c', 'bad') +
     withPath;
-  const sluice = await startSluice(yaml);
+  const sluice = await startSluice(yaml, { containerRuntime: 'none' });
   const pids: number[] = [];
   try {
     // The image-only Service: not Ready, with a reason naming the field; nothing crashed.
     const bad = await resourceStatus(sluice, 'Service', 'bad');
     assert.equal(bad.conditions[0]!.status, 'False');
-    assert.equal(bad.conditions[0]!.reason, 'CommandRequired');
-    assert.match(bad.conditions[0]!.message!, /spec\.template\.spec\.containers\[0\]\.command: image ghcr\.io\/example\/encoder:1 cannot run locally/);
+    assert.equal(bad.conditions[0]!.reason, 'ContainerRuntimeUnavailable');
+    assert.match(bad.conditions[0]!.message!, /image ghcr\.io\/example\/encoder:1 cannot run: container runtime disabled \(--container-runtime none\); set command/);
     const sub = await resourceStatus(sluice, 'Subscription', 'to-bad');
     assert.equal(sub.conditions[0]!.status, 'False');
     assert.match(sub.conditions[0]!.message!, /spec\.subscriber: Service default\/bad is not ready/);
@@ -51,7 +51,7 @@ spec:
     assert.equal(res.statusCode, 503);
     const err = (await res.body.json()) as { error: string; reason: string };
     assert.equal(err.reason, 'SLUICE_ERR_NOT_READY');
-    assert.match(err.error, /cannot run locally/);
+    assert.match(err.error, /cannot run: container runtime disabled/);
     const toOther = await resourceStatus(sluice, 'Subscription', 'to-other');
     assert.equal((toOther.physicalSubscription as { subscriberUri: string }).subscriberUri, `${sluice.url}/services/default/other/hooks/in?x=1`);
     const ev = binaryEvent('p1');

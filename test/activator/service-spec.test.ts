@@ -84,11 +84,21 @@ describe('Service spec', () => {
     assert.deepEqual(cfg.autoscale, AUTOSCALING_DEFAULTS);
   });
 
-  test('an image alone is refused locally with a clear message, accepted on Kubernetes', () => {
+  test('an image alone runs as a container; a command runs as a process unless the runner annotation says container', () => {
     const spec = { template: { spec: { containers: [{ image: 'ghcr.io/acme/enc:1' }] } } };
-    const issues = issuesOf(() => serviceConfigFrom(service(spec)));
-    assert.equal(issues.length, 1);
-    assert.match(issues[0]!, /^spec\.template\.spec\.containers\[0\]\.command: image ghcr\.io\/acme\/enc:1 cannot run locally .*set command/);
+    const cfg = serviceConfigFrom(service(spec));
+    assert.equal(cfg.runner, 'container');
+    assert.equal(cfg.container.image, 'ghcr.io/acme/enc:1');
+    assert.equal(cfg.container.imagePullPolicy, 'IfNotPresent');
+    assert.deepEqual(cfg.container.command, []);
+    assert.equal(serviceConfigFrom(service({ template: { spec: { containers: [{ image: 'i', command: ['/app'] }] } } })).runner, 'process');
+    const forced = { ...service({ template: { spec: { containers: [{ image: 'i', command: ['/app'], args: ['-v'] }] } } }) };
+    forced.metadata = { ...forced.metadata, annotations: { 'sluice.dev/runner': 'container' } };
+    assert.equal(serviceConfigFrom(forced).runner, 'container');
+    const noCommand = service(spec);
+    noCommand.metadata = { ...noCommand.metadata, annotations: { 'sluice.dev/runner': 'process' } };
+    const issues = issuesOf(() => serviceConfigFrom(noCommand));
+    assert.deepEqual(issues, ['spec.template.spec.containers[0].command: command is required to run the service as a local process']);
     assert.equal(serviceConfigFrom(service(spec), 'kubernetes').container.image, 'ghcr.io/acme/enc:1');
     assert.throws(() => serviceConfigFrom(service({ template: { spec: { containers: [{ command: ['x'] }] } } }), 'kubernetes'), /image is required on Kubernetes/);
   });
@@ -106,12 +116,12 @@ describe('Service spec', () => {
                 'autoscaling.knative.dev/metric': 'rps',
               },
             },
-            spec: { containers: [{ command: ['x'], env: [{ name: 'SECRET', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] }] },
+            spec: { containers: [{ command: ['x'], env: [{ name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }] }] },
           },
         }),
       ),
     );
-    assert.ok(issues.some((i) => i.startsWith('spec.template.spec.containers.0.env.0') && /valueFrom/.test(i)), issues.join('\n'));
+    assert.ok(issues.some((i) => i.startsWith('spec.template.spec.containers.0.env.0.valueFrom') && /fieldRef/.test(i)), issues.join('\n'));
     const more = issuesOf(() =>
       serviceConfigFrom(
         service({
@@ -134,10 +144,67 @@ describe('Service spec', () => {
     assert.match(text, /autoscaling\.knative\.dev\/window: "forever": must be a duration/);
     assert.match(text, /panic-window-percentage: annotation not supported by Sluice/);
     assert.match(text, /metric: "rps": only concurrency is supported/);
-    const unknown = issuesOf(() => serviceConfigFrom(service({ template: { spec: { containers: [{ command: ['x'], livenessProbe: {} }] } }, traffic: [] })));
-    assert.ok(unknown.some((i) => /livenessProbe/.test(i)));
-    assert.ok(unknown.some((i) => /traffic/.test(i)));
+    const unknown = issuesOf(() => serviceConfigFrom(service({ template: { spec: { containers: [{ command: ['x'], volumeMounts: [{ name: 'v', mountPath: '/v' }] }] } } })));
+    assert.ok(unknown.some((i) => /volumeMounts/.test(i)), unknown.join('\n'));
+    const split = issuesOf(() =>
+      serviceConfigFrom(
+        service({
+          template: { spec: { containers: [{ command: ['x'] }] } },
+          traffic: [
+            { revisionName: 'a', percent: 50 },
+            { latestRevision: true, percent: 50 },
+          ],
+        }),
+      ),
+    );
+    assert.ok(split.some((i) => /spec\.traffic: splitting traffic between revisions/.test(i)), split.join('\n'));
     assert.ok(issuesOf(() => serviceConfigFrom(service({ template: { spec: { containers: [] } } }))).some((i) => /exactly one container/.test(i)));
+  });
+
+  test('Knative sample fields: probes, env from Secrets and ConfigMaps, limits, cluster-only fields listed as ignored', () => {
+    const cfg = serviceConfigFrom(
+      service({
+        template: {
+          spec: {
+            serviceAccountName: 'sa',
+            imagePullSecrets: [{ name: 'regcred' }],
+            containers: [
+              {
+                image: 'ghcr.io/acme/enc:1',
+                imagePullPolicy: 'Never',
+                ports: [{ containerPort: 9000, name: 'h2c' }],
+                env: [
+                  { name: 'A', value: '1' },
+                  { name: 'B', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+                  { name: 'C', valueFrom: { configMapKeyRef: { name: 'cm', key: 'c', optional: true } } },
+                ],
+                envFrom: [{ configMapRef: { name: 'all' }, prefix: 'X_' }],
+                livenessProbe: { httpGet: { path: '/live' }, periodSeconds: 2, failureThreshold: 2 },
+                resources: { limits: { cpu: '500m', memory: '128Mi' }, requests: { cpu: '100m' } },
+                securityContext: { runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+              },
+            ],
+          },
+        },
+        traffic: [{ latestRevision: true, percent: 100 }],
+      }),
+    );
+    assert.equal(cfg.container.containerPort, 9000);
+    assert.equal(cfg.container.imagePullPolicy, 'Never');
+    assert.deepEqual(cfg.container.env, { A: '1' });
+    assert.deepEqual(cfg.container.envSources, [
+      { kind: 'configMap', from: 'all', prefix: 'X_', optional: false },
+      { kind: 'value', name: 'A', value: '1' },
+      { kind: 'secretKey', name: 'B', from: 's', key: 'k', optional: false },
+      { kind: 'configMapKey', name: 'C', from: 'cm', key: 'c', optional: true },
+    ]);
+    assert.deepEqual(cfg.container.livenessProbe, { probe: { kind: 'http', path: '/live', headers: {}, timeoutMs: 1000 }, periodMs: 2000, initialDelayMs: 0, failureThreshold: 2 });
+    assert.deepEqual(cfg.container.limits, { cpus: 0.5, memoryBytes: 128 * 1024 * 1024 });
+    assert.equal(cfg.container.user, '1000:1000');
+    assert.equal(cfg.container.readOnlyRootFilesystem, true);
+    assert.deepEqual(cfg.ignored, ['spec.template.spec.serviceAccountName', 'spec.template.spec.imagePullSecrets', 'spec.traffic', 'spec.template.spec.containers[0].resources.requests']);
+    const bad = issuesOf(() => serviceConfigFrom(service({ template: { spec: { containers: [{ image: 'i', resources: { limits: { memory: 'lots' } } }] } } })));
+    assert.deepEqual(bad, ['spec.template.spec.containers[0].resources.limits.memory: "lots" is not a memory quantity (e.g. 128Mi, 1Gi)']);
   });
 
   test('min-scale above max-scale is refused; legacy minScale spelling works', () => {

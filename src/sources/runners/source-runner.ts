@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { ContainerSupport } from '../../container/container-support.js';
+import type { EnvLookup } from '../../runtime/env-resolver.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KindDefinition } from '../../resources/kind-registry.js';
@@ -32,6 +34,10 @@ export interface SourceContext<Spec = unknown> {
   readonly github: { registrationRetryInitialMs?: number; registrationRetryMaxMs?: number; dedupWindowMs?: number } | undefined;
   /** A key of a v1 Secret in the resource's namespace; undefined when either is missing. */
   secret(name: string, key: string): Buffer | undefined;
+  /** Secrets and ConfigMaps for `env[].valueFrom` and `envFrom` (any namespace; callers pass the resource's). */
+  readonly envLookup: EnvLookup;
+  /** The container runtime for sources with an image; undefined when the server has none configured. */
+  readonly containers: ContainerSupport | undefined;
 }
 
 /** A condition that holds Ready below True although the adapter runs (a webhook not yet registered). */
