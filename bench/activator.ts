@@ -8,7 +8,9 @@
  *    the 50 ms probe period, routing). Target: median < 50 ms.
  * 2. Throughput with scale-up from zero: closed-loop clients through acquire/release
  *    against a service that starts at zero replicas and scales to N.
- * 3. Inside a running broker (bench/activator-broker.ts): cold start end to end (event
+ * 3. Container cold start (bench/activator-container.ts): the same for a Service run as a
+ *    container, against the container's own start time.
+ * 4. Inside a running broker (bench/activator-broker.ts): cold start end to end (event
  *    POSTed to a channel -> delivered to the scaled-to-zero Service) and the warm path
  *    (direct vs activator routing vs the /services/ proxy), each against its baseline.
  */
@@ -21,6 +23,7 @@ import { setMaxListeners } from 'node:events';
 import { silentLogger } from '../src/observability/logger.js';
 import { freePort } from '../src/activator/readiness-probe.js';
 import { benchActivatorInBroker } from './activator-broker.js';
+import { benchContainerColdStart } from './activator-container.js';
 
 const ECHO = fileURLToPath(new URL('../test/activator/fixtures/echo-service.mjs', import.meta.url));
 const logger = silentLogger();
@@ -142,6 +145,7 @@ export async function benchActivator(options: { rounds?: number; seconds?: numbe
     const throughput = { done, failed, elapsed, firstReadyAt, allReadyAt, warmSeconds, replicasAtEnd: svc.status().replicas.ready };
     await activator.remove(cfg.key);
     const { brokerRuns, ...inBroker } = await benchActivatorInBroker({ rounds, seconds: Math.max(3, seconds) });
+    const containerColdStart = await benchContainerColdStart(rounds);
     return {
       coldStart: {
         rounds,
@@ -164,6 +168,7 @@ export async function benchActivator(options: { rounds?: number; seconds?: numbe
         warmSeconds: round(throughput.warmSeconds),
       },
       ...inBroker,
+      containerColdStart,
       runs: { direct: direct.map(round), viaActivator: viaActivator.map(round), broker: brokerRuns },
     };
   } finally {
