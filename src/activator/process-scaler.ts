@@ -54,6 +54,8 @@ interface Replica {
   livenessFailures: number;
   /** Last stderr line, for the status when the replica exits. */
   lastStderr?: string;
+  /** Why Sluice itself stopped a replica that was serving (a failed liveness probe). */
+  stoppedFor?: string;
 }
 
 /**
@@ -202,7 +204,7 @@ export class ProcessScaler implements Scaler {
     this.#log.debug({ replica: id, port, pid: proc.pid, launcher: this.kind }, 'replica starting');
     void proc.exited.then((exit) => {
       const why = exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
-      this.#onExit(replica, replica.lastStderr ? `${why}: ${replica.lastStderr}` : why);
+      this.#onExit(replica, replica.stoppedFor ?? (replica.lastStderr ? `${why}: ${replica.lastStderr}` : why));
     });
     if (replica.state !== 'starting') {
       // Scaled down or closed while it was being launched.
@@ -230,7 +232,7 @@ export class ProcessScaler implements Scaler {
       if (replica.state !== 'ready') return;
       replica.livenessFailures = ok ? 0 : replica.livenessFailures + 1;
       if (replica.livenessFailures >= lp.failureThreshold) {
-        replica.lastStderr = `liveness probe failed ${replica.livenessFailures} times`;
+        replica.stoppedFor = `liveness probe failed ${replica.livenessFailures} times`;
         this.#log.warn({ replica: replica.id }, 'replica failed its liveness probe; restarting it');
         void replica.proc?.stop(replica.stopGraceMs ?? this.#graceMs);
         return;

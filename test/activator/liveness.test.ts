@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { startSluice, waitUntil } from '../helpers/sluice.js';
+import { resourceStatus } from './e2e-helpers.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/liveness-service.mjs', import.meta.url));
+
+test('a replica failing its livenessProbe failureThreshold times is restarted; the Service keeps a ready replica', async () => {
+  const yaml = `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: wedged}
+spec:
+  template:
+    metadata:
+      annotations: {autoscaling.knative.dev/min-scale: "1"}
+    spec:
+      containers:
+        - command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(FIXTURE)}]
+          env: [{name: LIVE_FOR_MS, value: "300"}]
+          livenessProbe:
+            httpGet: {path: /live}
+            periodSeconds: 1
+            failureThreshold: 2
+`;
+  const sluice = await startSluice(yaml);
+  try {
+    const pids = new Set<string>();
+    await waitUntil(
+      async () => {
+        const res = await fetch(`${sluice.url}/services/default/wedged/`).catch(() => undefined);
+        const pid = res?.headers.get('x-replica-pid');
+        if (pid) pids.add(pid);
+        return pids.size >= 2;
+      },
+      20_000,
+      'a second replica process after the first failed its liveness probe',
+    );
+    const st = await resourceStatus(sluice, 'Service', 'wedged');
+    assert.ok((st.replicas as { restarts: number }).restarts >= 1, JSON.stringify(st));
+    assert.match(String(st.lastError), /liveness probe failed 2 times/);
+  } finally {
+    await sluice.close();
+  }
+});
