@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import type { SpawnSupervised } from '../process/index.js';
 import { freePort } from './readiness-probe.js';
 import type { LaunchedReplica, ReplicaLauncher } from './replica-launcher.js';
-import type { ServiceConfig } from './service-spec.js';
+import type { ReadinessProbe, ServiceConfig } from './service-spec.js';
 
 export interface ContainerLauncherOptions {
   service: ServiceConfig;
@@ -32,6 +32,17 @@ export class ContainerLauncher implements ReplicaLauncher {
   constructor(options: ContainerLauncherOptions) {
     if (!options.service.container.image) throw new TypeError(`Service ${options.service.key}: a container replica needs an image`);
     this.#o = options;
+  }
+
+  /**
+   * A probe's port is the container's; from the host it is the published one. Docker's
+   * userland proxy (and rootless port forwarders) accept a TCP connection before the
+   * container listens, so there a TCP probe becomes an HTTP GET where any answer counts.
+   */
+  hostProbe(probe: ReadinessProbe): ReadinessProbe {
+    const { port: _containerPort, ...rest } = probe;
+    if (rest.kind === 'tcp' && this.#o.runtime.name === 'docker') return { kind: 'http', path: '/', headers: {}, timeoutMs: rest.timeoutMs, anyStatus: true };
+    return rest as ReadinessProbe;
   }
 
   async launch(id: string, env: Record<string, string>, onStderr: (line: string) => void): Promise<LaunchedReplica> {

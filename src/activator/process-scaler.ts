@@ -214,11 +214,9 @@ export class ProcessScaler implements Scaler {
     this.#probe(replica);
   }
 
-  /** The probe as run from this host: a container's probe port is its published port. */
+  /** The probe as run from this host (a container's port is its published one). */
   #hostProbe(probe: ReadinessProbe): ReadinessProbe {
-    if (this.kind !== 'container' || probe.port === undefined) return probe;
-    const { port: _containerPort, ...rest } = probe;
-    return rest as ReadinessProbe;
+    return this.#launcher.hostProbe?.(probe) ?? probe;
   }
 
   #watchLiveness(replica: Replica): void {

@@ -4,18 +4,19 @@ import type { ReadinessProbe } from './service-spec.js';
 
 /**
  * One readiness check against a replica: an HTTP GET that must answer 200-399 (as the
- * kubelet counts success), or a TCP connect. Never throws: anything else is "not ready".
+ * kubelet counts success; any status with `anyStatus`), or a TCP connect. Never throws:
+ * anything else is "not ready".
  */
 export function probeOnce(probe: ReadinessProbe, host: string, port: number): Promise<boolean> {
   const target = probe.port ?? port;
-  return probe.kind === 'http' ? httpProbe(host, target, probe.path, probe.headers, probe.timeoutMs) : tcpProbe(host, target, probe.timeoutMs);
+  return probe.kind === 'http' ? httpProbe(host, target, probe.path, probe.headers, probe.timeoutMs, probe.anyStatus ?? false) : tcpProbe(host, target, probe.timeoutMs);
 }
 
-function httpProbe(host: string, port: number, path: string, headers: Record<string, string>, timeoutMs: number): Promise<boolean> {
+function httpProbe(host: string, port: number, path: string, headers: Record<string, string>, timeoutMs: number, anyStatus: boolean): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request({ host, port, path, method: 'GET', headers: { 'user-agent': 'sluice-probe', ...headers }, timeout: timeoutMs, agent: false }, (res) => {
       res.resume();
-      const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400;
+      const ok = anyStatus || ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
       res.once('end', () => resolve(ok));
       res.once('error', () => resolve(false));
     });

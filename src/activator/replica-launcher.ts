@@ -1,4 +1,5 @@
 import type { SupervisedProcess } from '../process/index.js';
+import type { ReadinessProbe } from './service-spec.js';
 
 /** One started replica: where it answers on this host, and its supervised process. */
 export interface LaunchedReplica {
@@ -21,4 +22,6 @@ export interface ReplicaLauncher {
    * replica cannot be started at all (no free port).
    */
   launch(id: string, env: Record<string, string>, onStderr: (line: string) => void): Promise<LaunchedReplica>;
+  /** The probe as run from the host against `LaunchedReplica.port` (default: as written). */
+  hostProbe?(probe: ReadinessProbe): ReadinessProbe;
 }

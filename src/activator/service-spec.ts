@@ -117,7 +117,7 @@ export type ServiceSpec = z.infer<typeof serviceSpecSchema>;
 
 /** How readiness is checked; `port` defaults to the replica's own port. */
 export type ReadinessProbe =
-  | { kind: 'http'; path: string; port?: number; headers: Record<string, string>; timeoutMs: number }
+  | { kind: 'http'; path: string; port?: number; headers: Record<string, string>; timeoutMs: number; anyStatus?: boolean }
   | { kind: 'tcp'; port?: number; timeoutMs: number };
 
 /** A liveness probe: a replica failing it `failureThreshold` times in a row is restarted. */
