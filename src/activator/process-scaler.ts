@@ -56,6 +56,8 @@ interface Replica {
   lastStderr?: string;
   /** Why Sluice itself stopped a replica that was serving (a failed liveness probe). */
   stoppedFor?: string;
+  /** The startupProbe passed (or there is none). */
+  started?: boolean;
 }
 
 /**
@@ -251,6 +253,12 @@ export class ProcessScaler implements Scaler {
         this.#log.warn({ replica: replica.id }, 'replica did not become ready in time; replacing it');
         void replica.proc?.stop(replica.stopGraceMs ?? this.#graceMs);
         return;
+      }
+      const startup = this.#svc.container.startupProbe;
+      if (startup && !replica.started) {
+        replica.started = await probeOnce(this.#hostProbe(startup), this.#host, replica.port);
+        if (replica.state !== 'starting') return;
+        if (!replica.started) return this.#probe(replica);
       }
       const ok = await probeOnce(this.#hostProbe(this.#svc.container.readinessProbe), this.#host, replica.port);
       if (replica.state !== 'starting') return;

@@ -56,6 +56,7 @@ const container = z.strictObject({
     .optional(),
   readinessProbe: probe.optional(),
   livenessProbe: probe.optional(),
+  startupProbe: probe.optional(),
   resources: resourcesSchema.optional(),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
   securityContext: securityContextSchema.optional(),
@@ -143,6 +144,8 @@ export interface ContainerConfig {
   /** `ports[0].containerPort` (Knative's default 8080); a process replica gets its own free port in `PORT` instead. */
   containerPort: number;
   readinessProbe: ReadinessProbe;
+  /** Must pass once before readiness (and liveness) probes count. */
+  startupProbe?: ReadinessProbe;
   livenessProbe?: LivenessProbe;
   /** `resources.limits`, passed to a container runtime. */
   limits: ContainerLimits;
@@ -270,6 +273,7 @@ export function serviceConfigFrom(resource: Resource<unknown>, mode: ServiceMode
       imagePullPolicy: c.imagePullPolicy ?? 'IfNotPresent',
       containerPort: c.ports?.[0]?.containerPort ?? 8080,
       readinessProbe,
+      ...(c.startupProbe ? { startupProbe: probeOf(c.startupProbe) } : {}),
       ...(livenessProbe ? { livenessProbe } : {}),
       limits,
       ...(user ? { user } : {}),

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import type { Logger } from '../observability/logger.js';
 import { spawnSupervised, type SpawnSupervised, type SupervisedProcess } from '../process/index.js';
 import type { ContainerRuntime } from './container-runtime.js';
@@ -40,6 +41,25 @@ export interface SupervisedContainer extends SupervisedProcess {
   readonly stopGraceMs: number;
 }
 
+// Containers started here and not yet gone, by CLI. When Sluice exits while one is
+// still stopping (a shutdown whose drain ran out), the supervisor's exit hook SIGKILLs
+// the wrapper mid-cleanup; this hook removes the containers themselves, synchronously,
+// as the last thing the process does.
+const live = new Map<string, { cli: string; removeArgs: string[] }>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    const byCli = new Map<string, string[]>();
+    for (const [name, { cli }] of live) byCli.set(cli, [...(byCli.get(cli) ?? []), name]);
+    for (const [cli, names] of byCli) {
+      const args = live.get(names[0]!)!.removeArgs;
+      spawnSync(cli, [...args, ...names], { stdio: 'ignore', timeout: 15_000 });
+    }
+  });
+}
+
 /** Starts `spec` as a supervised container; `stop()` stops and removes it. */
 export function startSupervisedContainer(options: StartContainerOptions): SupervisedContainer {
   const { runtime, spec } = options;
@@ -60,6 +80,9 @@ export function startSupervisedContainer(options: StartContainerOptions): Superv
     orphanGraceMs: stopGraceMs,
     ...(options.onStderr ? { onStderr: options.onStderr } : {}),
   });
+  live.set(spec.name, { cli: runtime.cli, removeArgs: runtime.forceRemoveArgs([]) });
+  installExitHook();
+  void proc.exited.then(() => live.delete(spec.name));
   return {
     name: spec.name,
     pid: proc.pid,

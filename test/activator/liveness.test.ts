@@ -43,3 +43,31 @@ spec:
     await sluice.close();
   }
 });
+
+test('a startupProbe gates readiness: the replica takes requests only once it passed', async () => {
+  // The fixture's /live answers 200 only for its first 300 ms: a startupProbe on a path
+  // that never succeeds keeps the replica out of rotation, the held request times out.
+  const yaml = `apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: slow-start}
+spec:
+  template:
+    metadata:
+      annotations: {activator.sluice.dev/timeout: "1500ms"}
+    spec:
+      containers:
+        - command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(FIXTURE)}]
+          env: [{name: LIVE_FOR_MS, value: "0"}]
+          startupProbe:
+            httpGet: {path: /live}
+`;
+  const sluice = await startSluice(yaml);
+  try {
+    const res = await fetch(`${sluice.url}/services/default/slow-start/`);
+    assert.equal(res.status, 503, 'never ready: the startupProbe never passed');
+    const st = await resourceStatus(sluice, 'Service', 'slow-start');
+    assert.equal((st.replicas as { ready: number }).ready, 0);
+  } finally {
+    await sluice.close();
+  }
+});

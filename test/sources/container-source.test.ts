@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { Logger } from '../../src/observability/logger.js';
-import { InvalidOptionError, NotReadyError, ResourceValidationError } from '../../src/errors.js';
+import { ContainerRuntimeError, InvalidOptionError, NotReadyError, ResourceValidationError } from '../../src/errors.js';
 import { ContainerSource, expandVars, type ContainerSourceSpecInput } from '../../src/sources/container/index.js';
 import { waitUntil } from '../helpers/fake-kube-api.js';
 import { startSink, type RecordingSink } from '../helpers/sink.js';
@@ -182,14 +182,29 @@ describe('ContainerSource', () => {
 
   test('refuses what it cannot run, with messages that say why', async () => {
     const base = { sinkUrl: 'http://127.0.0.1:9/', name: 'x', namespace: 'demo' };
+    // An image alone runs as a container now; without a container runtime its start says so.
     const imageOnly = { template: { spec: { containers: [{ image: 'ghcr.io/example/adapter:1' }] } }, sink: { uri: 'http://s' } };
-    assert.throws(() => new ContainerSource({ ...base, spec: imageOnly }), (err: unknown) => {
-      assert.ok(err instanceof ResourceValidationError);
-      assert.match(err.message, /spec\.template\.spec\.containers\[0\]\.command: is required: Sluice has no container runtime, so image "ghcr.io\/example\/adapter:1" alone cannot run/);
+    const noRuntime = new ContainerSource({ ...base, spec: imageOnly });
+    assert.equal(noRuntime.runner, 'container');
+    await assert.rejects(noRuntime.start(async () => {}), (err: unknown) => {
+      assert.ok(err instanceof ContainerRuntimeError);
+      assert.match(err.message, /image ghcr\.io\/example\/adapter:1 cannot run: no container runtime \(no container runtime configured\); set command \(and args\) to run it as a local process, or install Docker or Podman/);
+      assert.equal(noRuntime.failureReason(err), 'ContainerRuntimeUnavailable');
       return true;
     });
+    // The sluice.dev/runner annotation decides when set: `process` needs a command.
+    assert.throws(() => new ContainerSource({ ...base, spec: imageOnly, annotations: { 'sluice.dev/runner': 'process' } }), (err: unknown) => {
+      assert.ok(err instanceof ResourceValidationError);
+      assert.match(err.message, /spec\.template\.spec\.containers\[0\]\.command: is required: sluice\.dev\/runner: process runs the command as a local process, not image "ghcr\.io\/example\/adapter:1"/);
+      return true;
+    });
+    const nothing = { template: { spec: { containers: [{ name: 'x' }] } }, sink: { uri: 'http://s' } };
+    assert.throws(() => new ContainerSource({ ...base, spec: nothing }), /containers\[0\]\.command: is required: the program to run \(with args\), or give an image to run as a container/);
+    // Ports are accepted (Knative YAML has them) and reported as ignored: nothing probes a ContainerSource.
     const withPorts = { template: { spec: { containers: [{ command: ['true'], ports: [{ containerPort: 80 }] }] } }, sink: { uri: 'http://s' } };
-    assert.throws(() => new ContainerSource({ ...base, spec: withPorts as never }), /containers\[0\]\.ports: unknown field "ports"/);
+    assert.deepEqual(new ContainerSource({ ...base, spec: withPorts }).ignored, ['spec.template.spec.containers[0].ports']);
+    const volumes = { template: { spec: { containers: [{ command: ['true'], volumeMounts: [] }] } }, sink: { uri: 'http://s' } };
+    assert.throws(() => new ContainerSource({ ...base, spec: volumes as never }), /containers\[0\]\.volumeMounts: unknown field "volumeMounts"/);
     const two = { template: { spec: { containers: [{ command: ['true'] }, { command: ['true'] }] } }, sink: { uri: 'http://s' } };
     assert.throws(() => new ContainerSource({ ...base, spec: two }), /one container per ContainerSource/);
     const kSink = { template: { spec: { containers: [{ command: ['true'], env: [{ name: 'K_SINK', value: 'x' }] }] } }, sink: { uri: 'http://s' } };

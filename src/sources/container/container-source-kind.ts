@@ -1,6 +1,6 @@
 import { defaultDestinationNamespace } from '../../resources/common-schemas.js';
 import type { KindDefinition } from '../../resources/kind-registry.js';
-import { containerSourceSpecSchema, type ContainerSourceSpec } from './spec-schema.js';
+import { containerSourceIssues, containerSourceSpecSchema, type ContainerSourceSpec } from './spec-schema.js';
 
 /** `sources.knative.dev/v1` ContainerSource, for the resource kind registry. */
 export const containerSourceKind: KindDefinition<ContainerSourceSpec> = {
@@ -10,4 +10,6 @@ export const containerSourceKind: KindDefinition<ContainerSourceSpec> = {
   defaults(r) {
     defaultDestinationNamespace(r.spec.sink, r.metadata.namespace);
   },
+  /** A command to run as a process, or an image to run as a container (the runner annotation decides). */
+  validate: (r) => containerSourceIssues(r.spec, r.metadata.annotations),
 };
