@@ -1,6 +1,6 @@
 import type { ChannelTemplate, Resource } from '../resources/types.js';
 import { BROKER_CLASS_ANNOTATION, CHANNEL_BASED_BROKER_CLASS, CHANNEL_KIND_ANNOTATION, type BrokerSpec } from './broker-kinds.js';
-import { CHANNEL_TEMPLATE_KEY, parseChannelTemplateSpec, type ConfigMapContent } from './config-map-kind.js';
+import { CHANNEL_TEMPLATE_KEY, channelTemplateEntry, parseChannelTemplateSpec, type ConfigMapContent } from './config-map-kind.js';
 
 /** The ConfigMap a stock Knative install points brokers at; it holds the cluster's default channel. */
 export const DEFAULT_BROKER_CONFIG_NAME = 'config-br-default-channel';
@@ -31,13 +31,13 @@ export function brokerBacking(broker: Resource<BrokerSpec>, lookups: BackingLook
         return { ok: false, reason: 'BrokerConfigNotFound', message: `spec.config: ConfigMap ${ns}/${ref.name} not found` };
       }
     } else {
-      const text = cm.data[CHANNEL_TEMPLATE_KEY];
-      if (text === undefined) {
-        return { ok: false, reason: 'BrokerConfigInvalid', message: `spec.config: ConfigMap ${ns}/${ref.name} has no ${CHANNEL_TEMPLATE_KEY} key` };
+      const entry = channelTemplateEntry(cm.data);
+      if (!entry) {
+        return { ok: false, reason: 'BrokerConfigInvalid', message: `spec.config: ConfigMap ${ns}/${ref.name} has no ${CHANNEL_TEMPLATE_KEY} (or channelTemplateSpec) key` };
       }
-      const parsed = parseChannelTemplateSpec(text);
+      const parsed = parseChannelTemplateSpec(entry.text);
       if ('error' in parsed) {
-        return { ok: false, reason: 'BrokerConfigInvalid', message: `spec.config: ConfigMap ${ns}/${ref.name} ${CHANNEL_TEMPLATE_KEY}: ${parsed.error}` };
+        return { ok: false, reason: 'BrokerConfigInvalid', message: `spec.config: ConfigMap ${ns}/${ref.name} ${entry.key}: ${parsed.error}` };
       }
       fromConfig = parsed.template;
     }

@@ -1,6 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { ResourceIssue } from '../errors.js';
+import { dropNullFields } from '../resources/drop-null-fields.js';
 import type { KindContext, KindDefinition } from '../resources/kind-registry.js';
 import type { ChannelTemplate } from '../resources/types.js';
 import { formatPath, parseWith } from '../resources/zod-issues.js';
@@ -12,6 +13,17 @@ import { formatPath, parseWith } from '../resources/zod-issues.js';
 export const CONFIG_MAP_KIND = 'ConfigMap';
 /** The ConfigMap key holding a broker's channel template (YAML: apiVersion, kind, spec). */
 export const CHANNEL_TEMPLATE_KEY = 'channel-template-spec';
+/**
+ * The same, as knative/eventing's shipped `config-br-default-channel` and its reconciler
+ * spell it (`channelTemplateSpec`); both are read, the documented one first.
+ */
+export const CHANNEL_TEMPLATE_KEYS = [CHANNEL_TEMPLATE_KEY, 'channelTemplateSpec'] as const;
+
+/** The key of `data` holding a channel template, and its text; undefined when neither key is there. */
+export function channelTemplateEntry(data: Readonly<Record<string, string>>): { key: string; text: string } | undefined {
+  for (const key of CHANNEL_TEMPLATE_KEYS) if (data[key] !== undefined) return { key, text: data[key] };
+  return undefined;
+}
 
 /** The validated content of a ConfigMap. */
 export interface ConfigMapContent {
@@ -37,7 +49,8 @@ const configMapSchema: z.ZodType<ConfigMapContent, unknown> = z
 export function parseChannelTemplateSpec(text: string): { template: ChannelTemplate } | { error: string } {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    // A YAML document inside a string: the loader's null-dropping never saw its fields.
+    doc = dropNullFields(parseYaml(text) as unknown);
   } catch (err) {
     return { error: `not valid YAML: ${(err as Error).message.split('\n')[0]}` };
   }
@@ -63,7 +76,10 @@ export function channelTemplateIssues(template: ChannelTemplate, ctx: KindContex
   }
   if (def.topLevelFields) return [`${template.kind} is not a channel kind`];
   const parsed = parseWith(def.spec, template.spec ?? {}, ['spec']);
-  return parsed.ok ? [] : parsed.issues.map((i) => `${i.path}: ${i.message}`);
+  if (!parsed.ok) return parsed.issues.map((i) => `${i.path}: ${i.message}`);
+  // The kind's cross-field rules too; a template has no name of its own, so a placeholder stands in.
+  const own = def.validate?.({ apiVersion: template.apiVersion, kind: template.kind, metadata: { name: 'template', namespace: 'default' }, spec: parsed.value }, ctx) ?? [];
+  return own.map((i) => `${i.path}: ${i.message}`);
 }
 
 export const configMapKind: KindDefinition<ConfigMapContent> = {
@@ -72,9 +88,10 @@ export const configMapKind: KindDefinition<ConfigMapContent> = {
   spec: configMapSchema,
   topLevelFields: ['data', 'binaryData', 'immutable'],
   validate(r, ctx) {
-    const text = r.spec.data[CHANNEL_TEMPLATE_KEY];
-    if (text === undefined) return [];
-    const path = formatPath(['data', CHANNEL_TEMPLATE_KEY]);
+    const entry = channelTemplateEntry(r.spec.data);
+    if (!entry) return [];
+    const { key, text } = entry;
+    const path = formatPath(['data', key]);
     const parsed = parseChannelTemplateSpec(text);
     if ('error' in parsed) return [{ path, message: parsed.error }];
     return channelTemplateIssues(parsed.template, ctx).map((message): ResourceIssue => ({ path, message }));

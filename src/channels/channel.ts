@@ -35,6 +35,12 @@ export interface Channel {
   notReadyReason?(): string | undefined;
   /** What a Ready channel's operator should still know about its durability (e.g. Redis without AOF); undefined when nothing. */
   durabilityWarning?(): string | undefined;
+  /**
+   * Spec fields the backend accepted but does not honour (a Kubernetes-only setting, or
+   * one whose effect Sluice gets another way), each with why: the status lists them, so
+   * that nothing is ignored silently.
+   */
+  ignoredFields?(): readonly IgnoredField[];
   stats(): ChannelStats;
   /**
    * Stops accepting, then waits until every accepted event is finished or `deadline`
@@ -43,6 +49,14 @@ export interface Channel {
   close(options?: { deadline?: number }): Promise<void>;
   /** Removes what the backend created for this channel (stream, queues). */
   destroy?(): Promise<void>;
+}
+
+/** A spec field a backend accepted without honouring it (see Channel.ignoredFields). */
+export interface IgnoredField {
+  /** Full path from the channel's spec, e.g. `spec.stream.config.discard`. */
+  readonly path: string;
+  /** Why, and what Sluice does instead. */
+  readonly reason: string;
 }
 
 export interface ChannelSubscription {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isIsoDuration, parseIsoDuration } from '../subscriptions/duration.js';
+import { isIsoDuration, parseGoDuration, parseIsoDuration } from '../subscriptions/duration.js';
 import type { DeliverySpec } from '../subscriptions/delivery-spec.js';
 import type { Destination, KReference, ObjectMeta } from './types.js';
 
@@ -36,6 +36,14 @@ export const stringMapSchema = z.record(z.string().min(1), z.string());
 /** An ISO-8601 duration string (`PT0.2S`, `PT1M`), checked with the parser the dispatcher uses. */
 export const isoDurationSchema = z.string().superRefine((s, ctx) => {
   if (!isIsoDuration(s)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s)} is not an ISO-8601 duration` });
+});
+
+/**
+ * A Go duration string (`24h`, `1h30m`, `500ms`), as Kubernetes objects of controllers
+ * written in Go take them (metav1.Duration, e.g. eventing-natss's `maxAge`).
+ */
+export const goDurationSchema = z.string().superRefine((s, ctx) => {
+  if (parseGoDuration(s) === undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s)} is not a duration (use Go's form, e.g. 24h or 1h30m)` });
 });
 
 const positiveIsoDurationSchema = isoDurationSchema.superRefine((s, ctx) => {

@@ -87,7 +87,10 @@ export const channelKind: KindDefinition<ChannelSpec> = {
     const backend = ctx.registry.get(t.apiVersion, t.kind);
     if (!backend || backend.topLevelFields) return [];
     const parsed = parseWith(backend.spec, t.spec ?? {}, ['spec', 'channelTemplate', 'spec']);
-    return parsed.ok ? [] : parsed.issues;
+    if (!parsed.ok) return parsed.issues;
+    // The kind's cross-field rules too (a NatsJetStreamChannel setting given twice), re-rooted under the template.
+    const own = backend.validate?.({ apiVersion: t.apiVersion, kind: t.kind, metadata: r.metadata, spec: parsed.value }, ctx) ?? [];
+    return own.map((i) => ({ ...i, path: i.path.replace(/^spec(?=\.|\[|$)/, 'spec.channelTemplate.spec') }));
   },
 };
 

@@ -19,6 +19,7 @@ export {
   defaultDestinationNamespace,
   deliverySpecSchema,
   destinationSchema,
+  goDurationSchema,
   isoDurationSchema,
   kReferenceSchema,
   namespaceSchema,
@@ -32,5 +33,6 @@ export { channelKind, createCoreKinds, DEFAULT_CHANNEL_TEMPLATE, inMemoryChannel
 export { isSecretResource, secretKind, toSecretResource, type SecretContent } from './secret-kind.js';
 export { kindContext, validateResourceObject, type ResourceLoadOptions, type ValidatedObject } from './validate-resource.js';
 export { loadResources, parseResourcesText } from './load-resources.js';
+export { dropNullFields } from './drop-null-fields.js';
 export { isReady, readyCondition, readyStatus } from './status.js';
 export { describeValue, formatPath, parseWith, translateZodIssues, type PathSegment } from './zod-issues.js';

@@ -1,6 +1,7 @@
 import { InvalidOptionError, ResourceValidationError, type ResourceIssue, type ResourceOrigin } from '../errors.js';
 import { objectMetaSchema } from './common-schemas.js';
 import { createCoreKinds, DEFAULT_CHANNEL_TEMPLATE } from './core-kinds.js';
+import { dropNullFields } from './drop-null-fields.js';
 import { apiGroup, type KindContext, type KindDefinition, type ResourceKindRegistry } from './kind-registry.js';
 import { isSecretResource, toSecretResource } from './secret-kind.js';
 import { nsKey, type ChannelTemplate, type LoadedResource, type ObjectMeta, type Resource, type SecretResource } from './types.js';
@@ -74,7 +75,7 @@ function contentOf(obj: Record<string, unknown>, def: KindDefinition, issues: Re
   if (def.topLevelFields) {
     return Object.fromEntries(def.topLevelFields.filter((f) => obj[f] !== undefined).map((f) => [f, obj[f]]));
   }
-  // `spec:` with nothing after it is YAML null; treat it like an absent spec.
+  // `spec:` with nothing after it was null, and is absent by now.
   return obj.spec ?? {};
 }
 
@@ -92,8 +93,13 @@ export function validateResourceObject(obj: unknown, origin?: ResourceOrigin, op
   return validateWithContext(obj, origin, kindContext(options));
 }
 
-/** validateResourceObject with options already resolved (the loader resolves them once per load). */
-export function validateWithContext(obj: unknown, origin: ResourceOrigin | undefined, ctx: KindContext): ValidatedObject {
+/**
+ * validateResourceObject with options already resolved (the loader resolves them once per load).
+ * Every way a document comes in (files, the admin API, the file watcher, the saved admin
+ * state) ends here, so this is where an empty (null) field is made absent, as Kubernetes does.
+ */
+export function validateWithContext(raw: unknown, origin: ResourceOrigin | undefined, ctx: KindContext): ValidatedObject {
+  const obj = dropNullFields(raw);
   const fail = (issues: ResourceIssue[], kind?: string, name?: string): ValidatedObject => ({
     type: 'invalid',
     error: new ResourceValidationError({ ...(origin ? { origin } : {}), ...(kind ? { kind } : {}), ...(name ? { name } : {}), issues }),

@@ -316,9 +316,15 @@ export class SluiceRuntime implements RuntimeView, ReconcileContext {
   #channelStatus(key: string, inst: ChannelInstance): ResourceStatus {
     const [namespace = '', name = ''] = key.split('/');
     const address = { url: this.channelUrl(namespace, name) };
-    // Ready, with what the operator should still know (a Redis without AOF can lose accepted events).
-    if (inst.channel.ready()) return readyStatus(true, 'ChannelReady', inst.channel.durabilityWarning?.(), { address, backend: inst.backendKind });
-    return readyStatus(false, 'BackendNotReady', channelNotReadyReason(inst.channel, inst.backendKind), { address, backend: inst.backendKind });
+    // Spec fields accepted without effect are listed, never dropped silently (as a Service's are).
+    const ignored = inst.channel.ignoredFields?.() ?? [];
+    const extra = { address, backend: inst.backendKind, ...(ignored.length ? { ignoredFields: ignored.map((f) => f.path) } : {}) };
+    if (inst.channel.ready()) {
+      // Ready, with what the operator should still know (a Redis without AOF can lose accepted events).
+      const notes = [inst.channel.durabilityWarning?.(), ignored.length ? `ignored: ${ignored.map((f) => `${f.path} (${f.reason})`).join('; ')}` : undefined];
+      return readyStatus(true, 'ChannelReady', notes.filter(Boolean).join('; ') || undefined, extra);
+    }
+    return readyStatus(false, 'BackendNotReady', channelNotReadyReason(inst.channel, inst.backendKind), extra);
   }
 
   async #reconcileSubscriptions(): Promise<void> {

@@ -26,12 +26,17 @@ export function isIsoDuration(text: unknown): boolean {
   }
 }
 
-const GO_DURATION = /^(?:\d+(?:\.\d+)?(?:h|ms|m|s))+$/;
-const GO_DURATION_PART = /(\d+(?:\.\d+)?)(h|ms|m|s)/g;
-const UNIT_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+// Go's time.ParseDuration grammar (what Kubernetes objects written for Go controllers
+// use, e.g. eventing-natss's `maxAge: 24h`): one or more decimal numbers, each with a
+// unit, and "0" alone. The sign Go allows is refused: no Sluice setting takes a negative
+// duration, and a "-" there is far more likely a typo than an intent.
+const GO_DURATION = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$/;
+const GO_DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/g;
+const UNIT_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 1e-3, '\u00b5s': 1e-3, '\u03bcs': 1e-3, ns: 1e-6 };
 
-/** A Go duration such as `1h30m`, `90s` or `250ms`, in ms; undefined when it is not one. */
+/** A Go duration such as `1h30m`, `90s`, `250ms` or `0`, in ms (fractional below 1 ms); undefined when it is not one. */
 export function parseGoDuration(text: string): number | undefined {
+  if (text === '0') return 0;
   if (!GO_DURATION.test(text)) return undefined;
   let ms = 0;
   for (const m of text.matchAll(GO_DURATION_PART)) ms += Number(m[1]) * (UNIT_MS[m[2] as string] as number);

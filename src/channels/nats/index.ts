@@ -1,7 +1,7 @@
 import type { ChannelBuildContext, ChannelFactory } from '../channel.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
-import { natsStreamSettings } from './nats-channel-spec.js';
+import { natsChannelConfig } from './nats-channel-spec.js';
 import type { NatsConnectionManager } from './nats-connection.js';
 import { NatsJetStreamChannel } from './nats-jetstream-channel.js';
 
@@ -10,13 +10,17 @@ export { NatsConnectionManager, type NatsConnectionOptions, type ConnectionListe
 export {
   natsJetStreamChannelKind,
   natsJetStreamChannelSpecSchema,
+  natsChannelConfig,
   natsStreamSettings,
   NATS_JETSTREAM_CHANNEL_KIND,
   SLUICE_MESSAGING_V1ALPHA1,
   KNATIVE_MESSAGING_V1ALPHA1,
   type NatsJetStreamChannelSpec,
+  type NatsChannelConfig,
+  type NatsDeliverStart,
   type NatsStreamSettings,
 } from './nats-channel-spec.js';
+export { natssSettings, IGNORED_REASONS as NATSS_IGNORED_REASONS, type NatssSettings } from './natss-settings.js';
 export { streamNameFor, subjectFor, durableNameFor } from './nats-names.js';
 
 /**
@@ -27,13 +31,16 @@ export function createNatsChannelFactory(
   connection: NatsConnectionManager,
   options: { logger?: Logger; metrics?: Metrics } = {},
 ): ChannelFactory {
-  return (ctx: ChannelBuildContext) =>
-    new NatsJetStreamChannel({
+  return (ctx: ChannelBuildContext) => {
+    const { settings, ignored } = natsChannelConfig(ctx.spec, `NatsJetStreamChannel ${ctx.namespace}/${ctx.name}`);
+    return new NatsJetStreamChannel({
       connection,
       namespace: ctx.namespace,
       name: ctx.name,
-      settings: natsStreamSettings(ctx.spec, `NatsJetStreamChannel ${ctx.namespace}/${ctx.name}`),
+      settings,
+      ignored,
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
     });
+  };
 }

@@ -1,13 +1,14 @@
 import { nanos } from '@nats-io/transport-node';
 import { DiscardPolicy, JetStreamApiCodes, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
 import type { SluiceEvent } from '../../events/types.js';
-import type { Channel, ChannelStats, ChannelSubscription, SubscriptionStats } from '../channel.js';
+import type { Channel, ChannelStats, ChannelSubscription, IgnoredField, SubscriptionStats } from '../channel.js';
 import { ChannelFullError, InvalidOptionError, PayloadTooLargeError, SluiceError, UnavailableError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { nextBackoffMs } from '../../subscriptions/retry-backoff.js';
 import { encodeEventHeaders, messageId } from './event-codec.js';
-import { NATS_JETSTREAM_CHANNEL_KIND, type NatsStreamSettings, DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_AGE_MS } from './nats-channel-spec.js';
+import { NATS_JETSTREAM_CHANNEL_KIND } from './nats-channel-spec.js';
+import { DEFAULT_ACK_WAIT_MS, DEFAULT_DUPLICATE_WINDOW_MS, DEFAULT_MAX_AGE_MS, type NatsStreamSettings } from './nats-stream-settings.js';
 import type { NatsConnectionManager } from './nats-connection.js';
 import { durableNameFor, streamNameFor, subjectFor } from './nats-names.js';
 import { NatsSubscription, isJsApiError } from './nats-subscription.js';
@@ -18,6 +19,8 @@ export interface NatsJetStreamChannelOptions {
   namespace: string;
   name: string;
   settings?: Partial<NatsStreamSettings>;
+  /** Spec fields accepted without effect (eventing-natss settings Sluice does not apply), for the status. */
+  ignored?: readonly IgnoredField[];
   logger?: Logger;
   metrics?: Metrics;
 }
@@ -51,6 +54,7 @@ export class NatsJetStreamChannel implements Channel {
   readonly #logger: Logger | undefined;
   readonly #metrics: Metrics | undefined;
   readonly #labels: { namespace_name: string; resource: string };
+  readonly #ignored: readonly IgnoredField[];
   #subs = new Map<string, NatsSubscription>();
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -80,7 +84,8 @@ export class NatsJetStreamChannel implements Channel {
       ackWaitMs: DEFAULT_ACK_WAIT_MS,
       ...options.settings,
     };
-    this.streamName = streamNameFor(options.namespace, options.name);
+    this.#ignored = options.ignored ?? [];
+    this.streamName = this.#settings.streamName ?? streamNameFor(options.namespace, options.name);
     this.subject = subjectFor(options.namespace, options.name);
     // After a reconnect the server may have lost a memory-storage stream: check again.
     this.#offChange = this.#manager.onChange((up) => {
@@ -161,14 +166,23 @@ export class NatsJetStreamChannel implements Channel {
       max_age: nanos(s.maxAgeMs),
       max_bytes: s.maxBytes,
       max_msgs: s.maxMessages,
+      max_msg_size: s.maxMsgSize ?? -1,
       num_replicas: s.replicas,
       // The dedup window cannot exceed max_age; 2 minutes is JetStream's default.
-      duplicate_window: nanos(Math.min(120_000, s.maxAgeMs)),
+      duplicate_window: nanos(s.duplicateWindowMs ?? Math.min(DEFAULT_DUPLICATE_WINDOW_MS, s.maxAgeMs)),
     };
     const storage = s.storage === 'memory' ? StorageType.Memory : StorageType.File;
     try {
       const info = await jsm.streams.info(this.streamName);
       const c = info.config;
+      if (!c.subjects?.includes(this.subject)) {
+        // A stream named by `stream.overrideName` that Sluice did not make (or another
+        // channel's): taking it over would mix events and let trimming delete its messages.
+        throw new InvalidOptionError(
+          `stream ${this.streamName} exists and does not hold this channel's subject ${this.subject} (it holds ${(c.subjects ?? []).join(', ') || 'no subjects'}); ` +
+            'name another stream, or delete that one if it is a leftover',
+        );
+      }
       if (c.storage !== storage || c.retention !== RetentionPolicy.Limits) {
         // JetStream cannot change these in place; deleting would lose events. Say so.
         throw new InvalidOptionError(
@@ -192,6 +206,10 @@ export class NatsJetStreamChannel implements Channel {
       await jsm.streams.add(config);
       this.#logger?.info({ stream: this.streamName, subject: this.subject }, 'created JetStream stream');
     }
+  }
+
+  ignoredFields(): readonly IgnoredField[] {
+    return this.#ignored;
   }
 
   ready(): boolean {
@@ -270,11 +288,14 @@ export class NatsJetStreamChannel implements Channel {
     return err;
   }
 
-  async subscribe(spec: ChannelSubscription): Promise<void> {
+  async subscribe(requested: ChannelSubscription): Promise<void> {
     if (this.#closed) throw new UnavailableError('channel is shutting down');
-    if (!Number.isInteger(spec.maxInFlight) || spec.maxInFlight < 1) {
-      throw new InvalidOptionError(`subscription ${spec.id}: maxInFlight must be a positive integer`);
+    if (!Number.isInteger(requested.maxInFlight) || requested.maxInFlight < 1) {
+      throw new InvalidOptionError(`subscription ${requested.id}: maxInFlight must be a positive integer`);
     }
+    // natss's maxAckPending bounds what a subscription has unacknowledged: a lower in-flight limit.
+    const cap = this.#settings.maxAckPending;
+    const spec = cap !== undefined && cap < requested.maxInFlight ? { ...requested, maxInFlight: cap } : requested;
     const existing = this.#subs.get(spec.id);
     if (existing) {
       const limitsChanged = existing.spec.maxInFlight !== spec.maxInFlight;
@@ -288,6 +309,7 @@ export class NatsJetStreamChannel implements Channel {
       durable: durableNameFor(spec.id),
       spec,
       ackWaitMs: this.#settings.ackWaitMs,
+      ...(this.#settings.deliver ? { deliver: this.#settings.deliver } : {}),
       ensureStream: () => this.#ensureStream(),
       logger: this.#logger,
       onRedelivery: this.#metrics ? () => this.#metrics?.channelRedeliveries.inc({ ...this.#labels, subscription: spec.id }) : undefined,
@@ -403,8 +425,16 @@ export class NatsJetStreamChannel implements Channel {
     await this.close();
     if (!this.#manager.isConnected()) throw new UnavailableError(`NATS is unreachable: stream ${this.streamName} not deleted`);
     await this.#withUnavailable(async () => {
+      const { jsm } = this.#manager.clients();
       try {
-        await this.#manager.clients().jsm.streams.delete(this.streamName);
+        // Only a stream holding this channel's subject is this channel's: an overrideName
+        // may name a stream someone else made, and deleting the channel must not delete it.
+        const info = await jsm.streams.info(this.streamName);
+        if (!info.config.subjects?.includes(this.subject)) {
+          this.#logger?.warn({ stream: this.streamName }, "stream not deleted: it does not hold this channel's subject");
+          return;
+        }
+        await jsm.streams.delete(this.streamName);
       } catch (e) {
         if (!isJsApiError(e, JetStreamApiCodes.StreamNotFound)) throw e;
       }

@@ -13,6 +13,7 @@ import type { Logger } from '../../observability/logger.js';
 import { nextBackoffMs } from '../../subscriptions/retry-backoff.js';
 import { decodeEvent } from './event-codec.js';
 import type { NatsConnectionManager } from './nats-connection.js';
+import type { NatsDeliverStart } from './nats-stream-settings.js';
 
 export interface NatsSubscriptionOptions {
   manager: NatsConnectionManager;
@@ -20,6 +21,8 @@ export interface NatsSubscriptionOptions {
   durable: string;
   spec: ChannelSubscription;
   ackWaitMs: number;
+  /** Where a new consumer starts (natss's deliverPolicy); default: everything the stream holds. */
+  deliver?: NatsDeliverStart | undefined;
   /** Makes sure the channel's stream exists (after a NATS restart with memory storage, say). */
   ensureStream: () => Promise<void>;
   logger?: Logger | undefined;
@@ -27,6 +30,23 @@ export interface NatsSubscriptionOptions {
 }
 
 const HANDLER_THREW_RETRY_MS = 1000;
+
+/** The consumer fields of a deliver start. */
+function deliverConfig(d: NatsDeliverStart | undefined): Partial<ConsumerConfig> {
+  switch (d?.policy) {
+    case undefined:
+    case 'all':
+      return { deliver_policy: DeliverPolicy.All };
+    case 'last':
+      return { deliver_policy: DeliverPolicy.Last };
+    case 'new':
+      return { deliver_policy: DeliverPolicy.New };
+    case 'by_start_sequence':
+      return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: d.optStartSeq };
+    case 'by_start_time':
+      return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: d.optStartTime };
+  }
+}
 
 export function isJsApiError(e: unknown, code: number): boolean {
   return e instanceof JetStreamApiError && e.code === code;
@@ -82,8 +102,9 @@ export class NatsSubscription {
         max_deliver: -1,
         max_ack_pending: maxAckPending,
         // A new subscription starts with what the stream still holds (after trimming: only
-        // events some other subscription has not finished).
-        deliver_policy: DeliverPolicy.All,
+        // events some other subscription has not finished), unless the spec says otherwise.
+        // Only at creation: JetStream cannot move an existing consumer's start.
+        ...deliverConfig(this.#o.deliver),
       };
       await jsm.consumers.add(this.#o.stream, config);
     }
