@@ -3,7 +3,8 @@ import type { WebhookSource } from '../sources/source.js';
 
 /** Something that takes events POSTed to a public address (a channel or a broker). */
 export interface IngressTarget {
-  readonly kind: 'channel' | 'broker' | 'display';
+  /** For metrics, logs and errors: what takes the event (a flow or sink kind adds its own). */
+  readonly kind: 'channel' | 'broker' | 'display' | 'sequence' | 'parallel' | 'transform' | 'jobsink';
   readonly namespace: string;
   readonly name: string;
   /** undefined when ready; otherwise why not (answered as 503). */
@@ -26,6 +27,13 @@ export class IngressTargets {
   readonly services = new Map<string, RawRouteHandler>();
   /** Built-in event-display sinks at `/display/<ns>/<name>`. */
   readonly displays = new Map<string, IngressTarget>();
+  /**
+   * Addressable kinds beyond channels and brokers (Sequence, Parallel, EventTransform,
+   * JobSink), by their whole path without the leading slash, e.g.
+   * `flows/<ns>/sequences/<name>`: an IngressTarget takes events (202 once stored), a
+   * RawRouteHandler answers the request itself (a transform's reply, a job's creation).
+   */
+  readonly paths = new Map<string, IngressTarget | RawRouteHandler>();
   /**
    * Per-address ingress auth, set by the runtime: undefined lets the request in, a string
    * says why not (401). One hook for every target kind, so brokers get it without their

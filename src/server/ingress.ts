@@ -223,6 +223,11 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
         req.raw.socket.setTimeout(0);
         return route(req, reply, '/' + parts.slice(3).join('/') + (q === -1 ? '' : req.url.slice(q)));
       }
+      if (targets.paths.size) {
+        const extra = targets.paths.get(parts.join('/'));
+        if (typeof extra === 'function') return extra(req, reply, q === -1 ? '' : req.url.slice(q));
+        if (extra) return handleTarget(extra, `${extra.kind} ${nsKey(extra.namespace, extra.name)}`, req, reply);
+      }
       if (parts.length === 2) {
         const key = nsKey(parts[0]!, parts[1]!);
         return handleTarget(targets.brokers.get(key), `broker ${key}`, req, reply);
