@@ -36,9 +36,10 @@ spec:
       20_000,
       'a second replica process after the first failed its liveness probe',
     );
-    const st = await resourceStatus(sluice, 'Service', 'wedged');
-    assert.ok((st.replicas as { restarts: number }).restarts >= 1, JSON.stringify(st));
-    assert.match(String(st.lastError), /liveness probe failed 2 times/);
+    // The status is refreshed every 250 ms: wait for it to catch up with the restart.
+    let st = await resourceStatus(sluice, 'Service', 'wedged');
+    await waitUntil(async () => ((st = await resourceStatus(sluice, 'Service', 'wedged')).replicas as { restarts: number }).restarts >= 1, 5000, 'the restart in the status');
+    assert.match(String(st.lastError), /liveness probe failed 2 times/, JSON.stringify(st));
   } finally {
     await sluice.close();
   }
