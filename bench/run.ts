@@ -11,6 +11,7 @@ import { benchActivator } from './activator.js';
 import { benchBroker } from './broker.js';
 import { benchSoak, soakOptionsFromArgs } from './soak.js';
 import { benchMemoryBound } from './memory-bound.js';
+import { benchTransform } from './transform.js';
 
 type Bench = () => Promise<Record<string, unknown>>;
 const benches: Record<string, Bench> = {
@@ -20,6 +21,7 @@ const benches: Record<string, Bench> = {
   activator: () => benchActivator({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
   broker: () => benchBroker({ seconds: Number(process.env.BENCH_SECONDS ?? 5), rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
   'memory-bound': () => benchMemoryBound({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
+  transform: () => benchTransform({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
   soak: () => benchSoak(soakOptionsFromArgs(process.argv.slice(2))),
 };
 /** Minutes long and not a comparison with a baseline: run only when named. */

@@ -12,6 +12,7 @@ import { sinkBindingKind } from './sources/sinkbinding/sinkbinding-kind.js';
 import { serviceKind } from './activator/service-spec.js';
 import { brokerKind, triggerKind } from './broker/broker-kinds.js';
 import { configMapKind } from './broker/config-map-kind.js';
+import { eventTransformEntry } from './transform/index.js';
 
 /**
  * Every kind `sluice` understands, in registration order (the order `sluice get all` and
@@ -24,6 +25,7 @@ export const SLUICE_KINDS: readonly KindEntry[] = [
   inMemoryChannelKind, channelKind, subscriptionKind, secretKind, eventDisplayKind, natsJetStreamChannelKind, redisChannelKind,
   gitHubRunner, pingRunner, apiServerRunner, containerRunner, sinkBindingKind,
   brokerKind, triggerKind, configMapKind, serviceKind,
+  eventTransformEntry,
 ];
 
 /**

@@ -225,7 +225,11 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
       }
       if (targets.paths.size) {
         const extra = targets.paths.get(parts.join('/'));
-        if (typeof extra === 'function') return extra(req, reply, q === -1 ? '' : req.url.slice(q));
+        if (typeof extra === 'function') {
+          // Such handlers answer the request themselves; a draining broker still refuses new work.
+          if (options.isDraining()) return sendError(reply, new UnavailableError('sluice is shutting down'));
+          return extra(req, reply, q === -1 ? '' : req.url.slice(q));
+        }
         if (extra) return handleTarget(extra, `${extra.kind} ${nsKey(extra.namespace, extra.name)}`, req, reply);
       }
       if (parts.length === 2) {
