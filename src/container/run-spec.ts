@@ -22,6 +22,8 @@ export interface ContainerRunSpec {
   /** From `securityContext`: `runAsUser[:runAsGroup]`. */
   user?: string;
   readOnlyRootFilesystem?: boolean;
+  /** Host files or folders bind-mounted into the container (`-v host:container[:ro]`). */
+  mounts?: ReadonlyArray<{ hostPath: string; containerPath: string; readOnly: boolean }>;
 }
 
 /**
@@ -44,6 +46,7 @@ export function buildRunArgs(runtime: ContainerRuntime, spec: ContainerRunSpec):
   if (spec.limits?.memoryBytes !== undefined) args.push('--memory', `${spec.limits.memoryBytes}b`);
   if (spec.user) args.push('--user', spec.user);
   if (spec.readOnlyRootFilesystem) args.push('--read-only');
+  for (const m of spec.mounts ?? []) args.push('-v', `${m.hostPath}:${m.containerPath}${m.readOnly ? ':ro' : ''}`);
   const [entrypoint, ...entryArgs] = spec.command ?? [];
   if (entrypoint !== undefined) args.push('--entrypoint', entrypoint);
   args.push(spec.image);

@@ -29,6 +29,7 @@ import { serviceBindingEnv } from '../sources/sinkbinding/bind-services.js';
 import { LiveConfig, resolveKindName } from '../live-config/index.js';
 import { createSluiceKinds, kindReconcilers, sourceRunners, type KindEntry } from '../kinds.js';
 import { adminResourcesPlugin } from './admin-resources.js';
+import { JobSinkReconciler } from '../jobsink/index.js';
 
 /**
  * Besides these, each durable channel backend's options under its name (`nats`, `redis`:
@@ -122,6 +123,8 @@ export class SluiceServer {
   readonly sinkBindings = new SinkBindingIndex();
   /** Docker/Podman for Services and ContainerSources with an image. */
   readonly containers: ContainerSupport;
+  /** `sinks.knative.dev/v1alpha1` JobSinks: a job (process or container) per event. */
+  readonly jobSinks: JobSinkReconciler;
   /** `-f` files (watched) plus admin API changes (saved under dataDir), applied live. */
   readonly liveConfig: LiveConfig;
   admin!: FastifyInstance;
@@ -217,7 +220,8 @@ export class SluiceServer {
       // Emits to Sluice's own channels stay on this host even when --public-url is a tunnel.
       localIngressUrl: () => this.ingressUrl || undefined,
     });
-    for (const r of [this.displays, this.brokers, this.brokers.triggers, this.services, this.sources, ...kindReconcilers(options.kinds)]) this.runtime.addReconciler(r);
+    this.jobSinks = new JobSinkReconciler({ containers: this.containers });
+    for (const r of [this.displays, this.brokers, this.brokers.triggers, this.services, this.sources, this.jobSinks, ...kindReconcilers(options.kinds)]) this.runtime.addReconciler(r);
     this.ingress = createIngressApp({
       targets: this.targets,
       logger: options.logger,
@@ -244,6 +248,7 @@ export class SluiceServer {
       plugins: [
         adminResourcesPlugin(this.liveConfig, this.runtime, this.#kinds, { isDraining: () => this.#draining }),
         inspectorRoutes({ inspector: this.inspector, runtime: this.runtime, logger: o.logger.child({ component: 'inspector' }) }),
+        this.jobSinks.adminRoutes(),
         (app) => {
           app.get('/api/v1/displays/:namespace/:name', async (req) => {
             const p = req.params as { namespace: string; name: string };

@@ -1,0 +1,355 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { ContainerRuntime, ContainerSupport, PullPolicy } from '../container/index.js';
+import { SluiceError, UnavailableError } from '../errors.js';
+import { toStructuredJson } from '../events/index.js';
+import type { SluiceEvent } from '../events/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { SpawnSupervised, SupervisedProcess } from '../process/index.js';
+import type { EnvLookup } from '../runtime/env-resolver.js';
+import type { IngressTarget } from '../runtime/ingress-targets.js';
+import { launchAttempt } from './job-launcher.js';
+import { DEFAULT_BACKOFF_LIMIT, jobRunner, type JobRunner, type JobSinkLimits, type JobSinkSpec } from './jobsink-kind.js';
+
+/** The JobSink holds as many jobs as it may (running plus queued): the sender should retry later (429, Retry-After). */
+export class JobQueueFullError extends SluiceError {
+  readonly code = 'SLUICE_ERR_JOBSINK_FULL';
+  override readonly statusCode = 429;
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds = 1) {
+    super(message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** One job as the admin API shows it. */
+export interface JobRecord {
+  /** The event's id and a sequence number of this JobSink: `<event id>-<n>`. */
+  id: string;
+  eventId: string;
+  eventSource: string;
+  eventType: string;
+  state: JobState;
+  runner: JobRunner;
+  /** Attempts started so far (1 + retries). */
+  attempts: number;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  exitCode?: number;
+  signal?: string;
+  /** Why it failed: `Error` (non-zero exit), `DeadlineExceeded`, `BackoffLimitExceeded`, `StartFailed`, `Stopped`. */
+  reason?: string;
+  /** The last line the job wrote to stderr (or why it could not start). */
+  message?: string;
+}
+
+interface Job {
+  record: JobRecord;
+  event: SluiceEvent;
+  /** The template as it was when the event arrived (Knative creates the Job then). */
+  spec: JobSinkSpec;
+  runner: JobRunner;
+  limits: JobSinkLimits;
+  proc?: SupervisedProcess | undefined;
+  /** Wakes a backoff wait early (stop). */
+  wake?: (() => void) | undefined;
+}
+
+export interface JobSinkOptions {
+  namespace: string;
+  name: string;
+  logger: Logger;
+  containers: ContainerSupport | undefined;
+  envLookup: EnvLookup;
+  baseDir: string | undefined;
+  /** Called whenever a job changes state (the reconciler refreshes the status). */
+  onChange(): void;
+  /** Finished jobs kept for the admin API (default 100). */
+  history?: number;
+  spawn?: SpawnSupervised;
+}
+
+const BACKOFF_CAP_MS = 60_000;
+
+/**
+ * One JobSink: takes events (as an ingress target: 202 once the job is created, queued or
+ * started), runs a job per event with at most `maxConcurrent` at once and `maxQueued`
+ * waiting, retries failed ones up to `backoffLimit` times, and keeps the recent ones.
+ */
+export class JobSink implements IngressTarget {
+  readonly kind = 'jobsink' as const;
+  readonly namespace: string;
+  readonly name: string;
+  #o: JobSinkOptions;
+  #spec!: JobSinkSpec;
+  #annotations: Readonly<Record<string, string>> | undefined;
+  #limits!: JobSinkLimits;
+  #seq = 0;
+  #queue: Job[] = [];
+  #running = new Set<Job>();
+  #history: JobRecord[] = [];
+  #succeeded = 0;
+  #failed = 0;
+  #closed = false;
+  #images = new Map<string, Promise<void>>();
+  readonly #tag = randomBytes(3).toString('hex');
+  #log: Logger;
+
+  constructor(options: JobSinkOptions, spec: JobSinkSpec, annotations: Readonly<Record<string, string>> | undefined, limits: JobSinkLimits) {
+    this.#o = options;
+    this.namespace = options.namespace;
+    this.name = options.name;
+    this.#log = options.logger.child({ component: 'jobsink', jobsink: `${options.namespace}/${options.name}` });
+    this.update(spec, annotations, limits, options.baseDir);
+  }
+
+  /** A changed template applies to jobs created from now on; changed limits at once. */
+  update(spec: JobSinkSpec, annotations: Readonly<Record<string, string>> | undefined, limits: JobSinkLimits, baseDir: string | undefined): void {
+    this.#spec = spec;
+    this.#annotations = annotations;
+    this.#limits = limits;
+    this.#o = { ...this.#o, baseDir };
+    // Images are checked again after a change (a new tag, a pull policy).
+    this.#images.clear();
+    this.#pump();
+  }
+
+  get runner(): JobRunner {
+    return jobRunner(this.#spec, this.#annotations);
+  }
+
+  notReadyReason(): string | undefined {
+    return this.#closed ? 'the JobSink is being removed' : undefined;
+  }
+
+  accept(events: readonly SluiceEvent[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new UnavailableError(`JobSink ${this.namespace}/${this.name} is being removed`));
+    const { maxConcurrent, maxQueued } = this.#limits;
+    const room = Math.max(0, maxConcurrent - this.#running.size) + Math.max(0, maxQueued - this.#queue.length);
+    if (events.length > room) {
+      return Promise.reject(
+        new JobQueueFullError(
+          `JobSink ${this.namespace}/${this.name} is full: ${this.#running.size} jobs running (at most ${maxConcurrent}) and ${this.#queue.length} queued (at most ${maxQueued}); retry later`,
+        ),
+      );
+    }
+    const runner = this.runner;
+    for (const event of events) {
+      const a = event.attributes;
+      const record: JobRecord = {
+        id: `${a.id ?? ''}-${++this.#seq}`,
+        eventId: a.id ?? '',
+        eventSource: a.source ?? '',
+        eventType: a.type ?? '',
+        state: 'queued',
+        runner,
+        attempts: 0,
+        createdAt: new Date().toISOString(),
+      };
+      this.#queue.push({ record, event, spec: this.#spec, runner, limits: this.#limits });
+      this.#history.push(record);
+    }
+    this.#prune();
+    this.#pump();
+    this.#o.onChange();
+    return Promise.resolve();
+  }
+
+  /** Jobs by state, and the recent ones (newest first). */
+  counts(): { running: number; queued: number; succeeded: number; failed: number } {
+    return { running: this.#running.size, queued: this.#queue.length, succeeded: this.#succeeded, failed: this.#failed };
+  }
+
+  jobs(limit = Infinity): JobRecord[] {
+    const out: JobRecord[] = [];
+    for (let i = this.#history.length - 1; i >= 0 && out.length < limit; i--) out.push({ ...this.#history[i]! });
+    return out;
+  }
+
+  job(id: string): JobRecord | undefined {
+    const r = this.#history.find((j) => j.id === id);
+    return r ? { ...r } : undefined;
+  }
+
+  /** Stops every running job (its process or container removed) and cancels the queued ones. */
+  async close(graceMs?: number): Promise<void> {
+    this.#closed = true;
+    for (const job of this.#queue.splice(0)) this.#finish(job, 'cancelled', { reason: 'Stopped', message: 'the JobSink was removed or Sluice shut down before the job started' });
+    const running = [...this.#running];
+    await Promise.allSettled(
+      running.map(async (job) => {
+        job.wake?.();
+        await job.proc?.stop(graceMs ?? this.#graceMs(job));
+      }),
+    );
+    // The run loops see #closed and end; wait until their temp files are gone.
+    await Promise.allSettled(running.map((job) => this.#done.get(job)));
+    this.#o.onChange();
+  }
+
+  #done = new WeakMap<Job, Promise<void>>();
+
+  #graceMs(job: Job): number {
+    return (job.spec.job.spec.template.spec.terminationGracePeriodSeconds ?? 10) * 1000;
+  }
+
+  #pump(): void {
+    while (!this.#closed && this.#running.size < this.#limits.maxConcurrent && this.#queue.length) {
+      const job = this.#queue.shift()!;
+      this.#running.add(job);
+      const run = this.#run(job)
+        .catch((err: unknown) => {
+          this.#log.error({ err, job: job.record.id }, 'job run failed');
+          if (job.record.state === 'running') this.#finish(job, 'failed', { reason: 'StartFailed', message: (err as Error).message });
+        })
+        .finally(() => {
+          this.#running.delete(job);
+          this.#pump();
+          this.#o.onChange();
+        });
+      this.#done.set(job, run);
+    }
+  }
+
+  async #run(job: Job): Promise<void> {
+    const r = job.record;
+    const jobSpec = job.spec.job.spec;
+    const podSpec = jobSpec.template.spec;
+    const backoffLimit = jobSpec.backoffLimit ?? DEFAULT_BACKOFF_LIMIT;
+    const jobDeadline = jobSpec.activeDeadlineSeconds !== undefined ? Date.now() + jobSpec.activeDeadlineSeconds * 1000 : Infinity;
+    r.state = 'running';
+    r.startedAt = new Date().toISOString();
+    const started = Date.now();
+    this.#o.onChange();
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-jobsink-'));
+    try {
+      const file = join(dir, 'event');
+      // Structured-mode JSON, as Knative mounts it; readable by a container's non-root user.
+      await writeFile(file, toStructuredJson(job.event), { mode: 0o644 });
+      for (let attempt = 0; ; attempt++) {
+        if (this.#closed) return this.#finish(job, 'cancelled', { reason: 'Stopped', message: 'stopped by delete or shutdown' }, started);
+        r.attempts = attempt + 1;
+        let lastStderr: string | undefined;
+        let outcome: { ok: boolean; reason: string; message?: string | undefined; exitCode?: number | undefined; signal?: string | undefined };
+        try {
+          const proc = await launchAttempt(
+            {
+              namespace: this.namespace,
+              name: this.name,
+              label: `JobSink ${this.namespace}/${this.name} job ${r.id}`,
+              container: podSpec.containers[0]!,
+              runner: job.runner,
+              eventDir: dir,
+              eventFile: file,
+              attemptName: `sluice-job-${this.namespace}-${this.name}-${this.#tag}-${r.id}-${attempt}`.replace(/[^a-zA-Z0-9_.-]/g, '-').slice(0, 200),
+              stopGraceSeconds: podSpec.terminationGracePeriodSeconds ?? 10,
+              logger: this.#log,
+              envLookup: this.#o.envLookup,
+              containers: this.#o.containers,
+              baseDir: this.#o.baseDir,
+              onStderr: (line) => {
+                if (line.trim()) lastStderr = line;
+              },
+              ...(this.#o.spawn ? { spawn: this.#o.spawn } : {}),
+            },
+            (rt, image, policy) => this.#ensureImage(rt, image, policy),
+          );
+          job.proc = proc;
+          if (this.#closed) await proc.stop(this.#graceMs(job));
+          const podDeadline = podSpec.activeDeadlineSeconds !== undefined ? Date.now() + podSpec.activeDeadlineSeconds * 1000 : Infinity;
+          const deadline = Math.min(podDeadline, jobDeadline);
+          let timedOut = false;
+          const timer = Number.isFinite(deadline)
+            ? setTimeout(() => {
+                timedOut = true;
+                void proc.stop(this.#graceMs(job));
+              }, Math.max(0, deadline - Date.now()))
+            : undefined;
+          const exit = await proc.exited.finally(() => clearTimeout(timer));
+          job.proc = undefined;
+          if (timedOut) outcome = { ok: false, reason: 'DeadlineExceeded', message: 'the job ran longer than activeDeadlineSeconds', signal: exit.signal ?? undefined };
+          else if (exit.error) outcome = { ok: false, reason: 'StartFailed', message: exit.error };
+          else outcome = { ok: exit.code === 0, reason: exit.code === 0 ? 'Completed' : 'Error', message: lastStderr, exitCode: exit.code ?? undefined, signal: exit.signal ?? undefined };
+        } catch (err) {
+          outcome = { ok: false, reason: 'StartFailed', message: (err as Error).message };
+        }
+        r.exitCode = outcome.exitCode;
+        r.signal = outcome.signal;
+        if (r.exitCode === undefined) delete r.exitCode;
+        if (r.signal === undefined) delete r.signal;
+        if (outcome.ok) return this.#finish(job, 'succeeded', { reason: 'Completed', message: lastStderr }, started);
+        if (this.#closed) return this.#finish(job, 'cancelled', { reason: 'Stopped', message: 'stopped by delete or shutdown' }, started);
+        const deadlinePassed = outcome.reason === 'DeadlineExceeded' || Date.now() >= jobDeadline;
+        if (attempt >= backoffLimit || deadlinePassed) {
+          const reason = deadlinePassed ? 'DeadlineExceeded' : backoffLimit > 0 ? 'BackoffLimitExceeded' : outcome.reason;
+          const message = [outcome.reason === 'Error' ? `exit code ${outcome.exitCode ?? '?'}${outcome.signal ? ` (${outcome.signal})` : ''}` : undefined, outcome.message].filter(Boolean).join(': ');
+          return this.#finish(job, 'failed', { reason, message: message || undefined }, started);
+        }
+        r.reason = outcome.reason;
+        if (outcome.message) r.message = outcome.message;
+        this.#log.info({ job: r.id, attempt: attempt + 1, exitCode: outcome.exitCode, reason: outcome.reason }, 'job attempt failed; retrying');
+        this.#o.onChange();
+        const delay = Math.min(BACKOFF_CAP_MS, job.limits.backoffSeconds * 1000 * 2 ** attempt);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, delay);
+          job.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        job.wake = undefined;
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  #finish(job: Job, state: JobState, what: { reason: string; message?: string | undefined }, started?: number): void {
+    const r = job.record;
+    // Counted as done at once, so the counts never show a job both running and finished.
+    this.#running.delete(job);
+    r.state = state;
+    r.reason = what.reason;
+    if (what.message) r.message = what.message;
+    else delete r.message;
+    r.finishedAt = new Date().toISOString();
+    if (started !== undefined) r.durationMs = Date.now() - started;
+    if (state === 'succeeded') this.#succeeded++;
+    if (state === 'failed') this.#failed++;
+    this.#log[state === 'succeeded' ? 'info' : 'warn']({ job: r.id, state, exitCode: r.exitCode, attempts: r.attempts, durationMs: r.durationMs, reason: r.reason }, `job ${state}`);
+    this.#prune();
+    this.#o.onChange();
+  }
+
+  /** Keeps every active job and the newest finished ones. */
+  #prune(): void {
+    const max = this.#o.history ?? 100;
+    let finished = this.#history.filter((j) => j.state !== 'queued' && j.state !== 'running').length;
+    if (finished <= max) return;
+    this.#history = this.#history.filter((j) => {
+      if (finished > max && j.state !== 'queued' && j.state !== 'running') {
+        finished--;
+        return false;
+      }
+      return true;
+    });
+  }
+
+  #ensureImage(runtime: ContainerRuntime, image: string, policy: PullPolicy): Promise<void> {
+    const key = `${runtime.cli} ${image} ${policy}`;
+    let p = this.#images.get(key);
+    if (!p) {
+      p = runtime.ensureImage(image, policy);
+      this.#images.set(key, p);
+      // A failed pull is tried again by the next job.
+      p.catch(() => this.#images.delete(key));
+    }
+    return p;
+  }
+}
