@@ -10,5 +10,6 @@ export { fromCloudEvent, toCloudEvent } from './events/sdk-bridge.js';
 export { createSluiceKinds, type KindEntry, type ReconciledKind } from './kinds.js';
 export type { KindDefinition } from './resources/index.js';
 export type { Reconciler, ReconcileContext } from './runtime/runtime.js';
+export { parallelKind, sequenceKind, type ParallelSpec, type SequenceSpec } from './flows/index.js';
 export { JobSinkReconciler, jobSinkKind, type JobRecord } from './jobsink/index.js';
 export { JsonataTransform, TransformFailedError, TransformSinkError, eventTransformKind, type EventTransformSpec } from './transform/index.js';

@@ -12,6 +12,7 @@ import { sinkBindingKind } from './sources/sinkbinding/sinkbinding-kind.js';
 import { serviceKind } from './activator/service-spec.js';
 import { brokerKind, triggerKind } from './broker/broker-kinds.js';
 import { configMapKind } from './broker/config-map-kind.js';
+import { parallelKind, sequenceKind } from './flows/index.js';
 import { jobSinkKind } from './jobsink/jobsink-kind.js';
 import { eventTransformEntry } from './transform/index.js';
 
@@ -25,7 +26,7 @@ import { eventTransformEntry } from './transform/index.js';
 export const SLUICE_KINDS: readonly KindEntry[] = [
   inMemoryChannelKind, channelKind, subscriptionKind, secretKind, eventDisplayKind, natsJetStreamChannelKind, redisChannelKind,
   gitHubRunner, pingRunner, apiServerRunner, containerRunner, sinkBindingKind,
-  brokerKind, triggerKind, configMapKind, serviceKind, jobSinkKind,
+  brokerKind, triggerKind, configMapKind, serviceKind, jobSinkKind, sequenceKind, parallelKind,
   eventTransformEntry,
 ];
 
