@@ -36,6 +36,31 @@ export function ingressAddressOf(url: string, bases: readonly string[]): Ingress
   }
   const byHost = channelOfHost(u.hostname);
   if (byHost) return byHost;
+  const rest = restBelow(u, bases);
+  if (!rest) return undefined;
+  if (rest.length === 3 && rest[0] === 'channels') return { kind: 'channel', namespace: rest[1]!, name: rest[2]! };
+  if (rest.length === 3 && rest[0] === 'display') return { kind: 'display', namespace: rest[1]!, name: rest[2]! };
+  // As the ingress routes: any two parts are a broker (sources and services have three or more).
+  if (rest.length === 2) return { kind: 'broker', namespace: rest[0]!, name: rest[1]! };
+  return undefined;
+}
+
+/**
+ * The path a URL names below one of `bases` (segments joined by `/`, as the ingress keys
+ * its extra addressable paths: flows, job sinks, transforms), or undefined when the URL
+ * is not Sluice's own.
+ */
+export function ownPathOf(url: string, bases: readonly string[]): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  return restBelow(u, bases)?.join('/');
+}
+
+function restBelow(u: URL, bases: readonly string[]): string[] | undefined {
   for (const base of bases) {
     let b: URL;
     try {
@@ -47,11 +72,7 @@ export function ingressAddressOf(url: string, bases: readonly string[]): Ingress
     const prefix = segments(b.pathname);
     const parts = segments(u.pathname);
     if (prefix.some((p, i) => parts[i] !== p)) continue;
-    const rest = parts.slice(prefix.length);
-    if (rest.length === 3 && rest[0] === 'channels') return { kind: 'channel', namespace: rest[1]!, name: rest[2]! };
-    if (rest.length === 3 && rest[0] === 'display') return { kind: 'display', namespace: rest[1]!, name: rest[2]! };
-    // As the ingress routes: any two parts are a broker (sources and services have three or more).
-    if (rest.length === 2) return { kind: 'broker', namespace: rest[0]!, name: rest[1]! };
+    return parts.slice(prefix.length);
   }
   return undefined;
 }

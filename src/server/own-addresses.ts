@@ -2,11 +2,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { LocalDelivery, LocalSink } from '../dispatcher/types.js';
 import { NotFoundError, NotReadyError, httpStatusOf } from '../errors.js';
 import type { AcceptEvents } from './accept-events.js';
-import { ingressAddressOf } from '../runtime/ingress-address.js';
+import { ingressAddressOf, ownPathOf } from '../runtime/ingress-address.js';
 import { nsKey } from '../resources/types.js';
 import type { IngressTargets, IngressTarget } from '../runtime/ingress-targets.js';
 
-type TargetMap = 'channels' | 'brokers' | 'displays';
+type TargetMap = 'channels' | 'brokers' | 'displays' | 'paths';
 interface Parsed {
   readonly map: TargetMap;
   readonly key: string;
@@ -42,12 +42,17 @@ export class OwnAddresses {
   /** For the dispatcher's `local` option. */
   readonly resolve: LocalDelivery = (url) => {
     const p = this.#parse(url);
-    return p ? (p.sink ??= this.#sink(p)) : undefined;
+    if (!p) return undefined;
+    // An extra path is taken in process only when it stores events (a flow, a job sink);
+    // a handler that answers the request itself (a transform) is reached over HTTP.
+    if (p.map === 'paths' && typeof this.#targets.paths.get(p.key) !== 'object') return undefined;
+    return (p.sink ??= this.#sink(p));
   };
 
   #sink(p: Parsed): LocalSink {
     return async (event, headers) => {
-      const target: IngressTarget | undefined = this.#targets[p.map].get(p.key);
+      const found = this.#targets[p.map].get(p.key);
+      const target: IngressTarget | undefined = typeof found === 'object' ? found : undefined;
       if (!target) return { statusCode: 404, error: new NotFoundError(`${p.what} not found`) };
       const notReady = target.notReadyReason();
       if (notReady) return { statusCode: 503, error: new NotReadyError(`${p.what} is not ready: ${notReady}`) };
@@ -81,8 +86,13 @@ const MAPS = { channel: 'channels', broker: 'brokers', display: 'displays' } as 
 const WHAT = { channel: 'channel', broker: 'broker', display: 'event display' } as const;
 
 function parseOwn(url: string, bases: readonly string[]): Parsed | undefined {
-  const at = ingressAddressOf(url, bases.filter((b) => b !== ''));
-  if (!at) return undefined;
+  const own = bases.filter((b) => b !== '');
+  const at = ingressAddressOf(url, own);
+  if (!at) {
+    const path = ownPathOf(url, own);
+    // Extra paths have at least a kind, a namespace and a name (`flows/<ns>/sequences/<name>`...).
+    return path && path.split('/').length >= 3 ? { map: 'paths', key: path, what: `address /${path}` } : undefined;
+  }
   const key = nsKey(at.namespace, at.name);
   return { map: MAPS[at.kind], key, what: `${WHAT[at.kind]} ${key}` };
 }
