@@ -12,6 +12,8 @@ export interface InspectorRoutesOptions {
   logger: Logger;
   /** Folder holding index.html, inspector.js and inspector.css (found automatically by default). */
   staticDir?: string;
+  /** False when another plugin serves `GET /api/v1/deadletters` (the dead-letter redrive routes do). */
+  deadLetterRoute?: boolean;
 }
 
 const DEFAULT_LIMIT = 100;
@@ -54,7 +56,7 @@ export function inspectorRoutes(options: InspectorRoutesOptions): (app: FastifyI
     });
 
     app.get('/api/v1/deliveries', async (req) => ({ items: inspector.deliveries.deliveries(deliveryQuery(req.query, inspector.deliveries.capacity)) }));
-    app.get('/api/v1/deadletters', async (req) => ({ items: inspector.deliveries.deadLetters(deliveryQuery(req.query, inspector.deliveries.capacity)) }));
+    if (options.deadLetterRoute !== false) app.get('/api/v1/deadletters', async (req) => ({ items: inspector.deliveries.deadLetters(deliveryQuery(req.query, inspector.deliveries.capacity)) }));
 
     app.get('/api/v1/rates', async () => {
       const triggers = triggerKeys(options.runtime);

@@ -29,6 +29,7 @@ import { serviceBindingEnv } from '../sources/sinkbinding/bind-services.js';
 import { LiveConfig, resolveKindName } from '../live-config/index.js';
 import { createSluiceKinds, kindReconcilers, sourceRunners, type KindEntry } from '../kinds.js';
 import { adminResourcesPlugin } from './admin-resources.js';
+import { DeadLetters, TargetRecordingDispatcher, observeAll } from '../deadletters/index.js';
 import { JobSinkReconciler } from '../jobsink/index.js';
 
 /**
@@ -115,6 +116,8 @@ export class SluiceServer {
   readonly services: ServiceReconciler;
   /** Live tail, recent deliveries, dead letters and rates for the admin page. */
   readonly inspector: Inspector;
+  /** Dead letters kept in memory, listed and redriven through the admin API. */
+  readonly deadLetters: DeadLetters;
   /** The connections of the durable channel kinds, NATS and Redis (lazy). */
   readonly durableBackends: DurableBackends;
   /** GitHub, Ping, ApiServer and Container sources, and SinkBindings. */
@@ -160,11 +163,18 @@ export class SluiceServer {
     this.tracing = options.tracing ?? TRACING_OFF;
     this.acceptEvents = createAcceptEvents({ metrics: this.metrics, tracing: this.tracing, onAccepted: (target, events) => this.inspector.onAccepted(target, events) });
     this.#ownAddresses = new OwnAddresses(this.targets, () => this.#ownBases(), this.acceptEvents);
-    this.dispatcher = new Dispatcher({
+    this.deadLetters = new DeadLetters({
+      logger: options.logger.child({ component: 'deadletters' }),
+      resources: () => [...this.runtime.list('Subscription'), ...this.runtime.list('Trigger')].map((l) => l.resource),
+      isClosed: () => this.dispatcher.closed,
+    });
+    // Records each subscription's current delivery target and handler, which a redrive sends through.
+    this.dispatcher = new TargetRecordingDispatcher({
+      directory: this.deadLetters.directory,
       logger: options.logger.child({ component: 'dispatcher' }),
       metrics: this.metrics,
       tracing: this.tracing,
-      observer: this.inspector,
+      observer: observeAll(this.inspector, this.deadLetters),
       local: this.#ownAddresses.resolve,
       ...(options.deliveryTimeoutMs ? { defaultTimeoutMs: options.deliveryTimeoutMs } : {}),
     });
@@ -247,7 +257,9 @@ export class SluiceServer {
       resolveKind: (input) => resolveKindName(this.#kinds, input),
       plugins: [
         adminResourcesPlugin(this.liveConfig, this.runtime, this.#kinds, { isDraining: () => this.#draining }),
-        inspectorRoutes({ inspector: this.inspector, runtime: this.runtime, logger: o.logger.child({ component: 'inspector' }) }),
+        // GET /api/v1/deadletters is served by the dead-letter routes (a superset of the inspector's).
+        inspectorRoutes({ inspector: this.inspector, runtime: this.runtime, logger: o.logger.child({ component: 'inspector' }), deadLetterRoute: false }),
+        this.deadLetters.routes(),
         this.jobSinks.adminRoutes(),
         (app) => {
           app.get('/api/v1/displays/:namespace/:name', async (req) => {

@@ -45,6 +45,20 @@
     return res.json();
   }
 
+  async function apiPost(path, body) {
+    const headers = { accept: 'application/json', 'content-type': 'application/json' };
+    if (token) headers.authorization = 'Bearer ' + token;
+    const res = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body), cache: 'no-store' });
+    let json = null;
+    try {
+      json = await res.json();
+    } catch {
+      // Not JSON: reported below by status.
+    }
+    if (!res.ok) throw new Error(((json && json.error) || res.status + ' ' + res.statusText) + (res.status === 401 ? ' - open this page with ?token=<admin token>' : ''));
+    return json;
+  }
+
   // --- DOM helpers: text only ---
   function el(tag, props, ...children) {
     const node = document.createElement(tag);
@@ -191,10 +205,60 @@
           td(a.knativeerrordest || '', 'mono wrap knativeerrordest'),
           el('td', { className: 'knativeerrordata' }, el('pre', { text: decodeBase64Text(a.knativeerrordata) || '(empty)' })),
           el('td', null, el('details', null, el('summary', { text: Object.keys(a).length + ' attributes' }), attributesList(a), data)),
+          redriveCell(d),
         );
       }),
     );
+    shownDeadLetters = items;
   }
+
+  // --- redrive: POST /api/v1/deadletters/redrive, one request per subscription ---
+  let shownDeadLetters = [];
+
+  function redriveCell(d) {
+    if (d.redriven) return td(d.redriven.outcome + (d.redriven.statusCode ? ' (' + d.redriven.statusCode + ')' : ''), 'redriven');
+    if (!d.ref || !d.entryId) return td('');
+    if (!d.redrivable) return td('too large', 'muted');
+    return el('td', null, el('button', { type: 'button', className: 'redrive', 'data-ref': d.ref, 'data-entry-id': d.entryId, text: 'Redrive' }));
+  }
+
+  async function redrive(groups) {
+    const status = $('redrive-status');
+    const refs = Object.keys(groups);
+    if (refs.length === 0) {
+      status.textContent = 'nothing to redrive';
+      return;
+    }
+    status.textContent = 'redriving…';
+    const totals = { delivered: 0, failed: 0, skipped: 0 };
+    try {
+      for (const ref of refs) {
+        const r = await apiPost('/api/v1/deadletters/redrive', { subscription: ref, ids: groups[ref] });
+        totals.delivered += r.delivered;
+        totals.failed += r.failed;
+        totals.skipped += r.skipped;
+      }
+      status.textContent = 'redriven: ' + totals.delivered + ' delivered, ' + totals.failed + ' failed again, ' + totals.skipped + ' skipped';
+    } catch (err) {
+      status.textContent = 'redrive failed: ' + String(err.message || err);
+    }
+  }
+
+  $('deadletters').addEventListener('click', (ev) => {
+    const button = ev.target.closest && ev.target.closest('button.redrive');
+    if (!button) return;
+    button.disabled = true;
+    redrive({ [button.getAttribute('data-ref')]: [button.getAttribute('data-entry-id')] });
+  });
+
+  $('deadletters-redrive-all').addEventListener('click', () => {
+    const groups = {};
+    for (const d of shownDeadLetters) {
+      if (!d.ref || !d.entryId || d.redriven || !d.redrivable) continue;
+      (groups[d.ref] = groups[d.ref] || []).push(d.entryId);
+    }
+    redrive(groups);
+  });
 
   function truncate(s) {
     return s.length > DATA_SHOW ? s.slice(0, DATA_SHOW) + '… (' + s.length + ' characters)' : s;

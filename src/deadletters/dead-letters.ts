@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { DeliveryObserver, OutcomeInfo } from '../dispatcher/types.js';
+import { deadLetterRoutes } from './dead-letter-routes.js';
+import { DeliveryTargetDirectory } from './delivery-targets.js';
+import { MemoryDeadLetterStore, type MemoryDeadLetterStoreOptions } from './memory-dead-letter-store.js';
+import { Redriver } from './redriver.js';
+import { ownerKindOf, type ResourceLike } from './subscription-ref.js';
+
+export interface DeadLettersOptions {
+  logger: Logger;
+  /** The Subscription and Trigger resources as they are now (the runtime's). */
+  resources: () => readonly ResourceLike[];
+  /** True once the dispatcher is closed. */
+  isClosed: () => boolean;
+  store?: Omit<MemoryDeadLetterStoreOptions, 'kindOf'>;
+  directory?: DeliveryTargetDirectory;
+}
+
+/**
+ * Dead-letter redrive for one server: the store (fed by the dispatcher's outcomes), the
+ * directory of current delivery targets (fed by the dispatcher's handlerFor), the
+ * redriver and its admin routes. Pass `observer` to the dispatcher.
+ */
+export class DeadLetters {
+  readonly store: MemoryDeadLetterStore;
+  readonly directory: DeliveryTargetDirectory;
+  readonly redriver: Redriver;
+  readonly #resources: () => readonly ResourceLike[];
+
+  constructor(options: DeadLettersOptions) {
+    this.#resources = options.resources;
+    this.store = new MemoryDeadLetterStore({ ...options.store, kindOf: ownerKindOf(options.resources) });
+    this.directory = options.directory ?? new DeliveryTargetDirectory();
+    this.redriver = new Redriver({ store: this.store, directory: this.directory, logger: options.logger, isClosed: options.isClosed });
+  }
+
+  /** The DeliveryObserver part: keep dead letters, and finish redrives. */
+  onOutcome(info: OutcomeInfo): void {
+    this.store.onOutcome(info);
+    this.redriver.onOutcome(info);
+  }
+
+  /** The admin plugin serving the list and redrive routes. */
+  routes(): (app: FastifyInstance) => Promise<void> {
+    return deadLetterRoutes({ store: this.store, redriver: this.redriver, resources: this.#resources });
+  }
+}
+
+/** One observer that tells each of `observers` in turn: one that throws does not keep the others from hearing (the first error is rethrown for the dispatcher to log). */
+export function observeAll(...observers: DeliveryObserver[]): DeliveryObserver {
+  const each = (call: (o: DeliveryObserver) => void) => {
+    let failed: { err: unknown } | undefined;
+    for (const o of observers) {
+      try {
+        call(o);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+    if (failed) throw failed.err;
+  };
+  return {
+    onAttempt: (info) => each((o) => o.onAttempt?.(info)),
+    onOutcome: (info) => each((o) => o.onOutcome?.(info)),
+  };
+}
