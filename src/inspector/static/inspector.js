@@ -264,6 +264,125 @@
     return s.length > DATA_SHOW ? s.slice(0, DATA_SHOW) + '… (' + s.length + ' characters)' : s;
   }
 
+
+  // --- JobSinks: counts from the resources list, jobs from GET /api/v1/jobsinks/<ns>/<name>/jobs ---
+  const JOBSINK_KEY = 'sluice.jobsink';
+  const JOBS_SHOW = 100;
+  const STATE_TONE = { succeeded: 'ok', failed: 'bad', running: 'info', queued: 'warn', cancelled: 'off' };
+  let selectedJobSink = sessionStorage.getItem(JOBSINK_KEY) || '';
+  let jobSinkKeys = [];
+
+  const jobSinkKey = (ns, name) => ns + '/' + name;
+  function stateBadge(state) {
+    return el('span', { className: 'badge state ' + state + ' ' + (STATE_TONE[state] || 'warn'), text: state });
+  }
+  function formatDuration(ms) {
+    if (ms === undefined || ms === null || !Number.isFinite(ms)) return '';
+    if (ms < 1000) return Math.round(ms) + ' ms';
+    if (ms < 60000) return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + ' s';
+    const s = Math.round(ms / 1000);
+    return Math.floor(s / 60) + 'm ' + String(s % 60).padStart(2, '0') + 's';
+  }
+  function countCell(n, tone) {
+    if (!n) return td(String(n || 0), 'num');
+    return el('td', { className: 'num' }, tone ? badge(String(n), tone) : String(n));
+  }
+
+  function renderJobSinks(items) {
+    const sinks = items.filter((r) => r.kind === 'JobSink').sort((a, b) => jobSinkKey(a.metadata.namespace, a.metadata.name).localeCompare(jobSinkKey(b.metadata.namespace, b.metadata.name)));
+    jobSinkKeys = sinks.map((r) => jobSinkKey(r.metadata.namespace, r.metadata.name));
+    if (!jobSinkKeys.includes(selectedJobSink)) selectedJobSink = jobSinkKeys[0] || '';
+    fillTable(
+      'jobsinks',
+      sinks.map((r) => {
+        const st = r.status || {};
+        const jobs = st.jobs || {};
+        const last = Array.isArray(st.recentJobs) ? st.recentJobs[0] : undefined;
+        const ready = readyOf(st);
+        const key = jobSinkKey(r.metadata.namespace, r.metadata.name);
+        const selected = key === selectedJobSink;
+        return el(
+          'tr',
+          { className: selected ? 'selected' : undefined, 'data-namespace': r.metadata.namespace, 'data-name': r.metadata.name, 'aria-selected': selected ? 'true' : 'false' },
+          td(key, 'mono'),
+          td(st.runner || ''),
+          el('td', { title: ready.message || undefined }, badge(ready.status, ready.status === 'True' ? 'ok' : ready.status === 'False' ? 'bad' : 'warn')),
+          countCell(jobs.running, 'info'),
+          countCell(jobs.queued, 'warn'),
+          countCell(jobs.succeeded, 'ok'),
+          countCell(jobs.failed, 'bad'),
+          last ? el('td', { className: 'mono', title: last.id }, stateBadge(last.state), ' ', timeOf(last.finishedAt || last.startedAt || last.createdAt)) : td('—', 'muted'),
+          el('td', null, el('button', { type: 'button', className: 'show-jobs', 'data-key': key, text: selected ? 'Shown' : 'Show jobs' })),
+        );
+      }),
+    );
+  }
+
+  function jobRow(j) {
+    const running = j.state === 'running';
+    const duration = j.durationMs !== undefined && j.durationMs !== null ? formatDuration(j.durationMs) : running && j.startedAt ? formatDuration(Date.now() - new Date(j.startedAt).getTime()) + ' so far' : '';
+    const exit = j.exitCode !== undefined && j.exitCode !== null ? String(j.exitCode) + (j.signal ? ' (' + j.signal + ')' : '') : j.signal || '—';
+    return el(
+      'tr',
+      { className: j.state, 'data-job-id': j.id, 'data-state': j.state, 'data-event-id': j.eventId, 'data-exit-code': j.exitCode ?? '' },
+      td(timeOf(j.createdAt), 'mono', j.finishedAt ? 'finished ' + j.finishedAt : undefined),
+      el('td', { className: 'state' }, stateBadge(j.state)),
+      td(exit, 'num exit-code', j.signal ? 'signal ' + j.signal : undefined),
+      td(duration, 'num duration', j.startedAt ? 'started ' + j.startedAt : undefined),
+      td(String(j.attempts ?? ''), 'num attempts'),
+      td(j.reason || '', 'reason'),
+      td(j.message || '', 'mono stderr'),
+      el('td', { className: 'mono wrap event' }, el('div', { text: j.eventType }), el('div', { className: 'muted', text: j.eventId + ' · ' + j.eventSource })),
+      td(j.id, 'mono muted job-id'),
+    );
+  }
+
+  let jobsRequest = 0;
+  async function pollJobs() {
+    const key = selectedJobSink;
+    const request = ++jobsRequest;
+    $('jobs-selected').textContent = key;
+    if (!key) {
+      $('jobs').hidden = true;
+      $('jobs-empty').hidden = true;
+      $('jobs-status').textContent = '';
+      return;
+    }
+    const [ns, name] = key.split('/');
+    try {
+      const body = await api('/api/v1/jobsinks/' + encodeURIComponent(ns) + '/' + encodeURIComponent(name) + '/jobs');
+      if (request !== jobsRequest) return; // another JobSink was chosen meanwhile
+      const c = body.counts || {};
+      const items = (body.items || []).slice(0, JOBS_SHOW);
+      fillTable('jobs', items.map(jobRow));
+      $('jobs').hidden = items.length === 0;
+      $('jobs-status').textContent =
+        (c.running || 0) + ' running, ' + (c.queued || 0) + ' queued, ' + (c.succeeded || 0) + ' succeeded, ' + (c.failed || 0) + ' failed' + ((body.items || []).length > JOBS_SHOW ? ' (newest ' + JOBS_SHOW + ' shown)' : '');
+    } catch (err) {
+      if (request === jobsRequest) $('jobs-status').textContent = 'jobs: ' + String(err.message || err);
+    }
+  }
+
+  $('jobsinks').addEventListener('click', (ev) => {
+    const row = ev.target.closest && ev.target.closest('tr[data-name]');
+    if (!row) return;
+    const key = jobSinkKey(row.getAttribute('data-namespace'), row.getAttribute('data-name'));
+    selectedJobSink = key;
+    sessionStorage.setItem(JOBSINK_KEY, key);
+    for (const tr of $('jobsinks').querySelectorAll('tbody tr')) {
+      const on = tr === row;
+      tr.className = on ? 'selected' : '';
+      tr.setAttribute('aria-selected', on ? 'true' : 'false');
+      const b = tr.querySelector('button.show-jobs');
+      if (b) b.textContent = on ? 'Shown' : 'Show jobs';
+    }
+    fillTable('jobs', []);
+    $('jobs').hidden = true;
+    $('jobs-empty').hidden = true;
+    $('jobs-status').textContent = 'loading…';
+    pollJobs();
+  });
+
   // --- polling ---
   let tailTargets = '';
   async function poll() {
@@ -279,6 +398,8 @@
       renderDeliveries(deliveries.items);
       renderDeadLetters(deadletters.items);
       updateTailTargets(resources.items);
+      renderJobSinks(resources.items);
+      await pollJobs();
       setStatus($('poll-status'), 'updated ' + timeOf(new Date().toISOString()), 'live');
     } catch (err) {
       setStatus($('poll-status'), String(err.message || err), 'down');
