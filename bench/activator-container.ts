@@ -105,7 +105,7 @@ export async function benchContainerColdStart(rounds: number): Promise<Record<st
     containerOwnStartMedianMs: round(median(direct)),
     viaActivatorMedianMs: round(median(via)),
     sluiceShareMedianMs: round(median(overhead)),
-    ratio: round(median(via) / median(direct) * 100) / 100,
+    ratio: Number((median(via) / median(direct)).toFixed(3)),
     runs: { direct: direct.map(round), viaActivator: via.map(round) },
   };
 }
