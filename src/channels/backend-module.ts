@@ -18,6 +18,8 @@ export interface ConnectedBackend {
   readonly factory: ChannelFactory;
   /** Closes the connection(s) (after the channels are closed, so their acks got out). */
   close(): Promise<void>;
+  /** The shared connection manager, for other data kept in the same backend (dead letters); undefined while none exists yet. */
+  readonly connection?: () => unknown;
 }
 
 /**

@@ -47,6 +47,11 @@ export class DurableBackends {
     for (const { kind, connected } of this.#backends) if (!registry.get(kind)) registry.register(kind, connected.factory);
   }
 
+  /** The connection manager of the backend of channel kind `kind` (e.g. a NatsConnectionManager), once it exists. */
+  connection(kind: string): unknown {
+    return this.#backends.find((b) => b.kind === kind)?.connected.connection?.();
+  }
+
   /** Closes every connection (after the channels are closed, so their acks got out). */
   async close(): Promise<void> {
     if (this.#closed) return;

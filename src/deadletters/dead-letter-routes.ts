@@ -52,7 +52,7 @@ export function deadLetterRoutes(options: DeadLetterRoutesOptions): (app: Fastif
       if (pending !== undefined && pending !== 'true' && pending !== 'false') throw new InvalidQueryError(`query parameter pending must be true or false, got ${JSON.stringify(pending)}`);
       if (pending !== undefined) filter.pending = pending === 'true';
       const limit = limitOf(q);
-      const items = options.store.list(owner, filter as DeadLetterFilter).slice(0, limit).map(entryView);
+      const items = (await options.store.list(owner, filter as DeadLetterFilter)).slice(0, limit).map(entryView);
       return { items };
     });
 

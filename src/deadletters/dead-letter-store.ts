@@ -56,21 +56,25 @@ export interface DeadLetterFilter {
   readonly pending?: boolean | undefined;
 }
 
+/** A value, or a promise of it: the memory store answers at once, backend stores over the network. */
+export type MaybePromise<T> = T | Promise<T>;
+
 /**
  * Where Sluice keeps dead-lettered events so they can be listed and redriven. The
- * in-memory implementation is bounded and per process; a durable channel backend may
- * keep its own (see the report in issue 13).
+ * in-memory implementation is bounded and per process (synchronous); the durable channel
+ * backends keep theirs in NATS JetStream or Redis (asynchronous), shared by every replica
+ * on that backend. Callers await every answer.
  */
 export interface DeadLetterStore {
   /** Newest first. `owner` matches kind, namespace and name (and resource when given). */
-  list(owner?: Partial<DeadLetterOwner>, filter?: DeadLetterFilter): DeadLetterEntry[];
-  get(entryId: string): DeadLetterEntry | undefined;
+  list(owner?: Partial<DeadLetterOwner>, filter?: DeadLetterFilter): MaybePromise<DeadLetterEntry[]>;
+  get(entryId: string): MaybePromise<DeadLetterEntry | undefined>;
   /**
    * Records a redrive of the entry. With `expect`, only when the entry's current mark is
    * exactly that (undefined: never redriven): returns false when another redrive got
    * there first, so one entry is never sent twice by concurrent requests.
    */
-  markRedriven(entryId: string, mark: RedriveMark, expect?: { current: RedriveMark | undefined }): boolean;
+  markRedriven(entryId: string, mark: RedriveMark, expect?: { current: RedriveMark | undefined }): MaybePromise<boolean>;
 }
 
 export function matchesOwner(entry: DeadLetterOwner, owner: Partial<DeadLetterOwner> | undefined): boolean {

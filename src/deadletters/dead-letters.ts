@@ -6,6 +6,8 @@ import { DeliveryTargetDirectory } from './delivery-targets.js';
 import { MemoryDeadLetterStore, type MemoryDeadLetterStoreOptions } from './memory-dead-letter-store.js';
 import { Redriver } from './redriver.js';
 import { ownerKindOf, type ResourceLike } from './subscription-ref.js';
+import type { BackendDeadLetterStore } from './backend-dead-letter-store.js';
+import { TieredDeadLetterStore } from './tiered-dead-letter-store.js';
 
 export interface DeadLettersOptions {
   logger: Logger;
@@ -15,6 +17,10 @@ export interface DeadLettersOptions {
   isClosed: () => boolean;
   store?: Omit<MemoryDeadLetterStoreOptions, 'kindOf'>;
   directory?: DeliveryTargetDirectory;
+  /** Stores in the durable channel backends: Subscriptions on those channels keep their dead letters there. */
+  backends?: readonly BackendDeadLetterStore[];
+  /** The backend channel kind of a channel (`NatsJetStreamChannel`, `RedisChannel`, `InMemoryChannel`); undefined when unknown. */
+  channelKindOf?: (namespace: string, channel: string) => string | undefined;
 }
 
 /**
@@ -23,14 +29,25 @@ export interface DeadLettersOptions {
  * redriver and its admin routes. Pass `observer` to the dispatcher.
  */
 export class DeadLetters {
-  readonly store: MemoryDeadLetterStore;
+  /** Every dead letter: the backends' and this process's. */
+  readonly store: TieredDeadLetterStore;
+  /** This process's own (in-memory channels, Triggers, and what a backend could not take). */
+  readonly memory: MemoryDeadLetterStore;
   readonly directory: DeliveryTargetDirectory;
   readonly redriver: Redriver;
   readonly #resources: () => readonly ResourceLike[];
 
   constructor(options: DeadLettersOptions) {
     this.#resources = options.resources;
-    this.store = new MemoryDeadLetterStore({ ...options.store, kindOf: ownerKindOf(options.resources) });
+    const kindOf = ownerKindOf(options.resources);
+    this.memory = new MemoryDeadLetterStore({ ...options.store, kindOf });
+    this.store = new TieredDeadLetterStore({
+      memory: this.memory,
+      backends: options.backends ?? [],
+      channelKindOf: options.channelKindOf ?? (() => undefined),
+      kindOf,
+      logger: options.logger,
+    });
     this.directory = options.directory ?? new DeliveryTargetDirectory();
     this.redriver = new Redriver({ store: this.store, directory: this.directory, logger: options.logger, isClosed: options.isClosed });
   }

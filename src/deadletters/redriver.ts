@@ -110,8 +110,8 @@ export class Redriver implements DeliveryObserver {
   }
 
   /** Which entries a request selects, newest first, with the ids that matched none. */
-  select(req: RedriveRequest): { entries: DeadLetterEntry[]; unmatched: string[] } {
-    let entries = this.#o.store.list(req.owner, req.filter);
+  async select(req: RedriveRequest): Promise<{ entries: DeadLetterEntry[]; unmatched: string[] }> {
+    let entries = await this.#o.store.list(req.owner, req.filter);
     const unmatched: string[] = [];
     if (req.ids && req.ids.length > 0) {
       const wanted = new Set(req.ids);
@@ -122,7 +122,7 @@ export class Redriver implements DeliveryObserver {
   }
 
   async redrive(req: RedriveRequest): Promise<RedriveResponse> {
-    const { entries, unmatched } = this.select(req);
+    const { entries, unmatched } = await this.select(req);
     const items: RedriveResult[] = [];
     const toSend: Array<{ entry: DeadLetterEntry; result: RedriveResult }> = [];
     // One send per event (source + id) per request: the newest dead letter of it.
@@ -171,7 +171,15 @@ export class Redriver implements DeliveryObserver {
     const now = () => new Date((this.#o.clock ?? Date.now)()).toISOString();
     const claim: RedriveMark = { at: now(), outcome: 'sending', redriveCount: count };
     // Claimed only if no other request changed the mark since it was read.
-    if (!this.#o.store.markRedriven(entry.entryId, claim, { current: entry.redriven })) {
+    let claimed: boolean;
+    try {
+      claimed = await this.#o.store.markRedriven(entry.entryId, claim, { current: entry.redriven });
+    } catch (err) {
+      result.outcome = 'skipped';
+      result.reason = `cannot claim the dead letter in its store: ${err instanceof Error ? err.message : String(err)}`;
+      return;
+    }
+    if (!claimed) {
       result.outcome = 'skipped';
       result.reason = 'another redrive request took this dead letter first';
       return;
@@ -198,6 +206,11 @@ export class Redriver implements DeliveryObserver {
     result.outcome = final ? (final.outcome as RedriveOutcome) : 'interrupted';
     if (!final) result.reason = 'Sluice is shutting down: the redrive stopped before an outcome';
     const outcome = result.outcome === 'delivered' || result.outcome === 'dead-lettered' || result.outcome === 'failed' ? result.outcome : 'interrupted';
-    this.#o.store.markRedriven(entry.entryId, { at: now(), outcome, statusCode: final?.statusCode, redriveCount: count });
+    try {
+      await this.#o.store.markRedriven(entry.entryId, { at: now(), outcome, statusCode: final?.statusCode, redriveCount: count });
+    } catch (err) {
+      // The claim stays: the entry shows as `sending` rather than being sent again.
+      this.#o.logger.warn({ err, entryId: entry.entryId }, 'recording the outcome of a redrive failed');
+    }
   }
 }

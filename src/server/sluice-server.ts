@@ -29,7 +29,7 @@ import { serviceBindingEnv } from '../sources/sinkbinding/bind-services.js';
 import { LiveConfig, resolveKindName } from '../live-config/index.js';
 import { createSluiceKinds, kindReconcilers, sourceRunners, type KindEntry } from '../kinds.js';
 import { adminResourcesPlugin } from './admin-resources.js';
-import { DeadLetters, TargetRecordingDispatcher, observeAll } from '../deadletters/index.js';
+import { DeadLetters, TargetRecordingDispatcher, durableDeadLetterStores, observeAll } from '../deadletters/index.js';
 import { JobSinkReconciler } from '../jobsink/index.js';
 
 /**
@@ -116,7 +116,7 @@ export class SluiceServer {
   readonly services: ServiceReconciler;
   /** Live tail, recent deliveries, dead letters and rates for the admin page. */
   readonly inspector: Inspector;
-  /** Dead letters kept in memory, listed and redriven through the admin API. */
+  /** Dead letters (in memory, or in the durable channel's backend), listed and redriven through the admin API. */
   readonly deadLetters: DeadLetters;
   /** The connections of the durable channel kinds, NATS and Redis (lazy). */
   readonly durableBackends: DurableBackends;
@@ -167,6 +167,9 @@ export class SluiceServer {
       logger: options.logger.child({ component: 'deadletters' }),
       resources: () => [...this.runtime.list('Subscription'), ...this.runtime.list('Trigger')].map((l) => l.resource),
       isClosed: () => this.dispatcher.closed,
+      // Subscriptions on NatsJetStreamChannels and RedisChannels keep their dead letters in that backend.
+      backends: durableDeadLetterStores((kind) => this.durableBackends.connection(kind)),
+      channelKindOf: (ns, name) => this.runtime.channelStats().find((c) => c.namespace === ns && c.name === name)?.kind,
     });
     // Records each subscription's current delivery target and handler, which a redrive sends through.
     this.dispatcher = new TargetRecordingDispatcher({

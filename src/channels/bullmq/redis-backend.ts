@@ -67,6 +67,7 @@ export const redisBackend: ChannelBackendModule<RedisBackendOptions, 'redis'> = 
       close: async () => {
         await connection?.close();
       },
+      connection: () => connection,
     };
   },
 };

@@ -76,7 +76,7 @@ export const natsBackend: ChannelBackendModule<NatsBackendOptions, 'nats'> = {
       servers: options?.servers ?? DEFAULT_NATS_URL,
       ...(common.logger ? { logger: common.logger } : {}),
     });
-    return { factory: createNatsChannelFactory(connection, common), close: () => connection.close() };
+    return { factory: createNatsChannelFactory(connection, common), close: () => connection.close(), connection: () => connection };
   },
 };
 
