@@ -109,12 +109,17 @@ function runnerAnnotation(spec: JobSinkSpec, annotations: Annotations): { path: 
   return undefined;
 }
 
-/** The rule Services and ContainerSources follow: the runner annotation when set, else a `command` runs as a process and an image without one as a container. */
+/**
+ * The runner annotation when set, else an `image` runs as a container (its `command`
+ * overriding the entrypoint, as Knative's own JobSink samples are written) and a
+ * container without one as a local process. Services and ContainerSources keep running
+ * a `command` as a process, as they always did; JobSink is new, so it follows Knative.
+ */
 export function jobRunner(spec: JobSinkSpec, annotations: Annotations): JobRunner {
   const v = runnerAnnotation(spec, annotations)?.value;
   if (v === 'container' || v === 'process') return v;
   const c = spec.job.spec.template.spec.containers[0];
-  return c?.command?.length || !c?.image ? 'process' : 'container';
+  return c?.image ? 'container' : 'process';
 }
 
 export interface JobSinkLimits {

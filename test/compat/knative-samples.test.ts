@@ -8,7 +8,7 @@ import { createSluiceKinds } from '../../src/kinds.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { parseResourcesText } from '../../src/resources/index.js';
 import { resourceStatus } from '../activator/e2e-helpers.js';
-import { testContainerRuntime } from '../helpers/container-image.js';
+import { testContainerRuntime, withHeavyContainerLock } from '../helpers/container-image.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 import { startSluice, waitUntil } from '../helpers/sluice.js';
 
@@ -87,6 +87,8 @@ test('the Knative samples reach Ready with images run by the container runtime',
     t.skip(`no container runtime: ${rt.skip}`);
     return;
   }
+  // Not side by side with the flows corpus: each would queue its container starts behind the other's.
+  await withHeavyContainerLock(async () => {
 
   // Every document, made runnable here. One that does not validate is left out (the test
   // above names it and why): the rest still gets checked, and whatever needs the missing
@@ -142,4 +144,5 @@ test('the Knative samples reach Ready with images run by the container runtime',
   } finally {
     await sluice.close();
   }
+  });
 });

@@ -128,3 +128,33 @@ export async function containersWithLabel(cli: string, label: string): Promise<s
   const { stdout } = await run(cli, ['ps', '-a', '--filter', `label=${label}`, '--format', '{{.Names}}'], { timeout: 15_000 });
   return stdout.split('\n').map((s) => s.trim()).filter(Boolean);
 }
+
+const LOCK = join(tmpdir(), 'sluice-heavy-container-tests.lock');
+
+/**
+ * Runs `fn` while holding a machine-wide lock (a directory: mkdir is atomic), so that the
+ * test files that start dozens of containers at once (the Knative sample corpora) do not
+ * run together: the runtime serialises container starts, and two such files side by side
+ * would each wait behind the other's. A lock older than 10 minutes is taken as stale.
+ */
+export async function withHeavyContainerLock<T>(fn: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        if (Date.now() - statSync(LOCK).mtimeMs > 600_000) rmSync(LOCK, { recursive: true, force: true });
+      } catch {
+        // released meanwhile
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
