@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { PullPolicy } from '../container/container-runtime.js';
 import { ResourceValidationError, type ResourceIssue, type ResourceOrigin } from '../errors.js';
-import { envFromSchema, envSourcesOf, envVarSchema, limitsOf, resourcesSchema, securityContextSchema, type ContainerLimits, type EnvSource } from '../resources/container-schemas.js';
+import { envFromSchema, envSourcesOf, envVarSchema, limitsOf, POD_CLUSTER_FIELDS, resourcesSchema, securityContextSchema, type ContainerLimits, type EnvSource } from '../resources/container-schemas.js';
 import { nsKey, type Resource } from '../resources/types.js';
 import { parseAutoscaling, type AutoscaleConfig } from './autoscale-config.js';
 
@@ -65,25 +65,7 @@ const container = z.strictObject({
 });
 
 /** Pod-level fields that only mean something on a cluster: accepted, reported as ignored. */
-const CLUSTER_ONLY = [
-  'serviceAccountName',
-  'imagePullSecrets',
-  'enableServiceLinks',
-  'automountServiceAccountToken',
-  'nodeSelector',
-  'tolerations',
-  'affinity',
-  'runtimeClassName',
-  'priorityClassName',
-  'schedulerName',
-  'topologySpreadConstraints',
-  'dnsPolicy',
-  'dnsConfig',
-  'hostAliases',
-  'securityContext',
-  'responseStartTimeoutSeconds',
-  'idleTimeoutSeconds',
-] as const;
+const CLUSTER_ONLY = [...POD_CLUSTER_FIELDS, 'responseStartTimeoutSeconds', 'idleTimeoutSeconds'] as const;
 
 const trafficTarget = z.strictObject({
   revisionName: z.string().optional(),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { RUNNER_ANNOTATION } from '../activator/service-spec.js';
 import type { ResourceIssue } from '../errors.js';
 import type { KindDefinition } from '../resources/index.js';
-import { envFromSchema, envVarSchema, limitsOf, resourcesSchema, securityContextSchema } from '../resources/container-schemas.js';
+import { envFromSchema, envVarSchema, limitsOf, POD_CLUSTER_FIELDS, resourcesSchema, securityContextSchema } from '../resources/container-schemas.js';
 
 // `sinks.knative.dev/v1alpha1` JobSink: `spec.job` is a batch/v1 Job whose pod template
 // runs once per event received. Sluice runs `containers[0]` of the template to
@@ -47,11 +47,7 @@ const containerSchema = z.strictObject({
 
 const CONTAINER_IGNORED = ['ports', 'volumeMounts', 'terminationMessagePath', 'terminationMessagePolicy'] as const;
 
-const POD_IGNORED = [
-  'serviceAccountName', 'serviceAccount', 'imagePullSecrets', 'nodeSelector', 'nodeName', 'tolerations', 'affinity',
-  'runtimeClassName', 'priorityClassName', 'priority', 'schedulerName', 'topologySpreadConstraints', 'dnsPolicy',
-  'dnsConfig', 'hostAliases', 'securityContext', 'volumes', 'initContainers', 'enableServiceLinks', 'automountServiceAccountToken',
-] as const;
+const POD_IGNORED = [...POD_CLUSTER_FIELDS, 'volumes', 'initContainers'] as const;
 
 const JOB_IGNORED = ['ttlSecondsAfterFinished', 'suspend', 'selector', 'manualSelector', 'podFailurePolicy', 'podReplacementPolicy', 'backoffLimitPerIndex', 'maxFailedIndexes', 'completionMode', 'successPolicy'] as const;
 

@@ -108,3 +108,30 @@ export function limitsOf(resources: z.infer<typeof resourcesSchema> | undefined,
   }
   return { limits, issues };
 }
+
+/**
+ * Pod-level fields that only mean something on a Kubernetes cluster (identity,
+ * scheduling, DNS, pod security): every kind that runs a pod template on one host
+ * accepts them and lists them as ignored. Each kind adds its own (a Service's request
+ * timeouts, a Job's volumes...).
+ */
+export const POD_CLUSTER_FIELDS = [
+  'serviceAccountName',
+  'serviceAccount',
+  'imagePullSecrets',
+  'enableServiceLinks',
+  'automountServiceAccountToken',
+  'nodeSelector',
+  'nodeName',
+  'tolerations',
+  'affinity',
+  'runtimeClassName',
+  'priorityClassName',
+  'priority',
+  'schedulerName',
+  'topologySpreadConstraints',
+  'dnsPolicy',
+  'dnsConfig',
+  'hostAliases',
+  'securityContext',
+] as const;

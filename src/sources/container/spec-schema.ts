@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { RUNNER_ANNOTATION } from '../../activator/service-spec.js';
 import type { ResourceIssue } from '../../errors.js';
-import { envFromSchema, envVarSchema, limitsOf, resourcesSchema, securityContextSchema } from '../../resources/container-schemas.js';
+import { envFromSchema, envVarSchema, limitsOf, POD_CLUSTER_FIELDS, resourcesSchema, securityContextSchema } from '../../resources/container-schemas.js';
 import { destinationSchema } from '../../resources/common-schemas.js';
 import { formatPath } from '../../resources/zod-issues.js';
 import { ceOverridesSchema } from '../sinkbinding/ce-overrides.js';
@@ -47,27 +47,7 @@ const containerSchema = z.strictObject({
 });
 
 /** Pod-level fields that only mean something on a cluster: accepted, reported as ignored. */
-const CLUSTER_ONLY = [
-  'serviceAccountName',
-  'serviceAccount',
-  'imagePullSecrets',
-  'enableServiceLinks',
-  'automountServiceAccountToken',
-  'nodeSelector',
-  'nodeName',
-  'tolerations',
-  'affinity',
-  'runtimeClassName',
-  'priorityClassName',
-  'priority',
-  'schedulerName',
-  'topologySpreadConstraints',
-  'dnsPolicy',
-  'dnsConfig',
-  'hostAliases',
-  'securityContext',
-  'restartPolicy',
-] as const;
+const CLUSTER_ONLY = [...POD_CLUSTER_FIELDS, 'restartPolicy'] as const;
 
 /** Container fields without meaning for a ContainerSource on one host. */
 const CONTAINER_IGNORED = ['ports', 'livenessProbe', 'readinessProbe', 'startupProbe', 'terminationMessagePath', 'terminationMessagePolicy'] as const;
