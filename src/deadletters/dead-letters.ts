@@ -64,21 +64,39 @@ export class DeadLetters {
   }
 }
 
-/** One observer that tells each of `observers` in turn: one that throws does not keep the others from hearing (the first error is rethrown for the dispatcher to log). */
+/**
+ * One observer that tells each of `observers` in turn: one that throws does not keep the
+ * others from hearing (the first error is rethrown for the dispatcher to log). It has
+ * onAttempt only when one of them has: the dispatcher then builds no attempt record.
+ */
 export function observeAll(...observers: DeliveryObserver[]): DeliveryObserver {
-  const each = (call: (o: DeliveryObserver) => void) => {
-    let failed: { err: unknown } | undefined;
-    for (const o of observers) {
-      try {
-        call(o);
-      } catch (err) {
-        failed ??= { err };
+  const attempts = observers.filter((o) => o.onAttempt);
+  const outcomes = observers.filter((o) => o.onOutcome);
+  const combined: DeliveryObserver = {
+    onOutcome: (info) => {
+      let failed: { err: unknown } | undefined;
+      for (const o of outcomes) {
+        try {
+          o.onOutcome!(info);
+        } catch (err) {
+          failed ??= { err };
+        }
       }
-    }
-    if (failed) throw failed.err;
+      if (failed) throw failed.err;
+    },
   };
-  return {
-    onAttempt: (info) => each((o) => o.onAttempt?.(info)),
-    onOutcome: (info) => each((o) => o.onOutcome?.(info)),
-  };
+  if (attempts.length) {
+    combined.onAttempt = (info) => {
+      let failed: { err: unknown } | undefined;
+      for (const o of attempts) {
+        try {
+          o.onAttempt!(info);
+        } catch (err) {
+          failed ??= { err };
+        }
+      }
+      if (failed) throw failed.err;
+    };
+  }
+  return combined;
 }

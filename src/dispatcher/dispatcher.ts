@@ -132,7 +132,7 @@ export class Dispatcher {
       target,
       labels,
       log,
-      delivered: this.#metrics.eventsDelivered.labels(labels),
+      delivered: this.#metrics.tally(this.#metrics.eventsDelivered, labels),
       byClass: new Map(),
       agent: this.#newAgent(),
       overflow: new OverflowReporter(log, this.#metrics, labels),
@@ -258,10 +258,10 @@ export class Dispatcher {
         const delayMs = retryDelayMs(policy, attempt, { statusCode: r.statusCode, retryAfter: r.headers['retry-after'] });
         this.#metrics.eventsRetried.inc(b.labels);
         b.log.debug({ ...eventFields(event), attempt, statusCode: r.statusCode, err: r.error, delayMs }, 'delivery failed; will retry');
-        this.#outcome({ target: b.target, event, outcome: 'retrying', attempts: attempt, statusCode: r.statusCode });
+        this.#outcome({ target: b.target, event, outcome: 'retrying', attempts: attempt, statusCode: r.statusCode, durationMs: r.durationMs });
         return { outcome: 'retry', delayMs };
       }
-      return await this.#deadLetter(b, event, attempt, b.target.subscriberUri, r, working);
+      return await this.#deadLetter(b, event, attempt, b.target.subscriberUri, r, working, r.durationMs);
     } catch (err) {
       // A bug, not a subscriber failure: treat it as a failed attempt, but never loop.
       b.log.error({ ...eventFields(event), attempt, err }, 'unexpected error while delivering; treated as a failed attempt');
@@ -328,16 +328,20 @@ export class Dispatcher {
     let m = b.byClass.get(codeClass);
     if (!m) {
       const labels = { ...b.labels, response_code_class: codeClass };
-      m = { attempts: this.#metrics.deliveries.labels(labels), latency: this.#metrics.deliveryLatency.labels(labels) };
+      m = { attempts: this.#metrics.tally(this.#metrics.deliveries, labels), latency: this.#metrics.deliveryLatency.labels(labels) };
       b.byClass.set(codeClass, m);
     }
     m.attempts.inc();
     // No request went out when the activator refused: no latency to record.
     if (sent) m.latency.observe(r.durationMs / 1000);
-    const onAttempt = this.#observer?.onAttempt;
-    if (onAttempt) {
+    const observer = this.#observer;
+    if (observer?.onAttempt) {
       const info: AttemptInfo = { target: b.target, event, attempt, statusCode: r.statusCode, error: r.error, durationMs: r.durationMs };
-      this.#callObserver(() => onAttempt.call(this.#observer, info));
+      try {
+        this.#settle(observer.onAttempt(info));
+      } catch (err) {
+        this.#log.warn({ err }, 'delivery observer failed');
+      }
     }
   }
 
@@ -354,11 +358,11 @@ export class Dispatcher {
         if (this.closed) return this.#backToChannel(b, event, attempt, rr.statusCode);
         this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'failed' });
         b.log.warn({ ...eventFields(event), replyUri: t.replyUri, statusCode: rr.statusCode, err: rr.error }, 'reply could not be delivered');
-        return this.#deadLetter(b, event, attempt, t.replyUri, rr, working);
+        return this.#deadLetter(b, event, attempt, t.replyUri, rr, working, r.durationMs);
       }
       this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'sent' });
     }
-    this.#outcome({ target: t, event, outcome: 'delivered', attempts: attempt, statusCode: r.statusCode });
+    this.#outcome({ target: t, event, outcome: 'delivered', attempts: attempt, statusCode: r.statusCode, durationMs: r.durationMs });
     return DONE;
   }
 
@@ -405,10 +409,10 @@ export class Dispatcher {
   }
 
   /** After the last attempt: the dead-letter sink, or a log line and a metric. Never loops. */
-  async #deadLetter(b: Bound, event: SluiceEvent, attempt: number, failedUrl: string, last: SendResult, working?: () => void): Promise<DeliveryResult> {
+  async #deadLetter(b: Bound, event: SluiceEvent, attempt: number, failedUrl: string, last: SendResult, working: (() => void) | undefined, subscriberMs: number): Promise<DeliveryResult> {
     const t = b.target;
     if (!t.deadLetterUri) {
-      this.#fail(b, event, attempt, last, 'no_dead_letter_sink', failedUrl);
+      this.#fail(b, event, attempt, last, 'no_dead_letter_sink', failedUrl, undefined, subscriberMs);
       return DONE;
     }
     const dead = deadLetterEvent(event, failedUrl, last);
@@ -416,15 +420,15 @@ export class Dispatcher {
     if (r.ok) {
       this.#metrics.eventsDeadLettered.inc(b.labels);
       b.log.info({ ...eventFields(event), attempt, failedUrl, statusCode: last.statusCode, err: last.error }, 'event sent to the dead-letter sink');
-      this.#outcome({ target: t, event, outcome: 'dead-lettered', attempts: attempt, statusCode: last.statusCode, deadLetter: dead });
+      this.#outcome({ target: t, event, outcome: 'dead-lettered', attempts: attempt, statusCode: last.statusCode, deadLetter: dead, durationMs: subscriberMs });
       return DONE;
     }
     if (this.closed) return this.#backToChannel(b, event, attempt, last.statusCode);
-    this.#fail(b, event, attempt, last, 'dead_letter_failed', failedUrl, r);
+    this.#fail(b, event, attempt, last, 'dead_letter_failed', failedUrl, r, subscriberMs);
     return DONE;
   }
 
-  #fail(b: Bound, event: SluiceEvent, attempt: number, last: SendResult | undefined, reason: string, failedUrl?: string, dls?: SendResult): void {
+  #fail(b: Bound, event: SluiceEvent, attempt: number, last: SendResult | undefined, reason: string, failedUrl?: string, dls?: SendResult, subscriberMs?: number): void {
     this.#metrics.eventsFailed.inc({ ...b.labels, reason });
     b.log.warn(
       {
@@ -438,7 +442,7 @@ export class Dispatcher {
       },
       reason === 'no_dead_letter_sink' ? 'event dropped: delivery failed and there is no dead-letter sink' : 'event dropped: it could not be delivered nor dead-lettered',
     );
-    this.#outcome({ target: b.target, event, outcome: 'failed', attempts: attempt, statusCode: last?.statusCode });
+    this.#outcome({ target: b.target, event, outcome: 'failed', attempts: attempt, statusCode: last?.statusCode, durationMs: subscriberMs });
   }
 
   /** Shutdown interrupted the work: the channel keeps the event and offers it again (after a restart, for a durable one). */
@@ -495,19 +499,19 @@ export class Dispatcher {
   }
 
   #outcome(info: OutcomeInfo): void {
-    const onOutcome = this.#observer?.onOutcome;
-    if (onOutcome) this.#callObserver(() => onOutcome.call(this.#observer, info));
-  }
-
-  #callObserver(call: () => unknown): void {
+    const observer = this.#observer;
+    if (!observer?.onOutcome) return;
     try {
-      const ret = call();
-      // An async observer's rejection must not become an unhandled rejection (which ends the process).
-      if (ret && typeof (ret as Promise<unknown>).then === 'function') {
-        (ret as Promise<unknown>).then(undefined, (err: unknown) => this.#log.warn({ err }, 'delivery observer failed'));
-      }
+      this.#settle(observer.onOutcome(info));
     } catch (err) {
       this.#log.warn({ err }, 'delivery observer failed');
+    }
+  }
+
+  /** An async observer's rejection must not become an unhandled rejection (which ends the process). */
+  #settle(ret: unknown): void {
+    if (ret && typeof (ret as Promise<unknown>).then === 'function') {
+      (ret as Promise<unknown>).then(undefined, (err: unknown) => this.#log.warn({ err }, 'delivery observer failed'));
     }
   }
 }

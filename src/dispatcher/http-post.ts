@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Dispatcher as UndiciDispatcher } from 'undici';
 import { DeliveryTimeoutError } from '../errors.js';
-import { toBinaryHttp } from '../events/index.js';
+import { writeBinaryHeaders } from '../events/binary.js';
 import type { SluiceEvent } from '../events/types.js';
 import type { DeliverySpan } from '../observability/tracing.js';
 import type { SendResult } from './types.js';
@@ -59,16 +59,21 @@ export async function postEvent(url: string, event: SluiceEvent, o: PostOptions)
   );
   let headers: SendResult['headers'] = {};
   try {
-    const http = toBinaryHttp(event);
+    // One object per request, in precedence order: extra headers, the event's, the hop's trace context.
+    const reqHeaders: Record<string, string> = {};
+    const extra = o.headers;
+    if (extra) for (const k in extra) reqHeaders[k] = extra[k]!;
+    writeBinaryHeaders(event, reqHeaders, o.span === undefined);
+    const hop = o.span?.headers;
+    if (hop) for (const k in hop) reqHeaders[k] = hop[k]!;
     const { origin, path } = splitUrl(url);
     const res = await o.agent.request({
       origin,
       path,
       method: 'POST',
-      // The hop's own traceparent replaces the one toBinaryHttp derived from the extension.
-      headers: o.span ? { ...o.headers, ...http.headers, ...o.span.headers } : { ...o.headers, ...http.headers },
-      body: http.body ?? EMPTY,
-      signal: abort,
+      headers: reqHeaders,
+      body: event.data ?? EMPTY,
+      signal: asUndiciSignal(abort),
       // undici's own timers default to 300 s; the abort timer above is the real bound.
       headersTimeout: o.timeoutMs,
       bodyTimeout: o.timeoutMs,
@@ -77,7 +82,7 @@ export async function postEvent(url: string, event: SluiceEvent, o: PostOptions)
     const max = typeof o.maxBodyBytes === 'function' ? o.maxBodyBytes(res.statusCode) : o.maxBodyBytes;
     // Most subscribers answer 202/200 with nothing worth keeping: dump() frees the
     // connection without the async-iterator machinery (a measurable share per delivery).
-    const { body, truncated } = max === 0 ? await dumpBody(res.body) : await readBody(res.body, max);
+    const { body, truncated } = max === 0 ? await dumpBody(res.body, res.headers['content-length']) : await readBody(res.body, max);
     o.span?.end(res.statusCode);
     return {
       ok: isSuccessStatus(res.statusCode),
@@ -124,8 +129,15 @@ async function readBody(body: AsyncIterable<Buffer>, max: number): Promise<{ bod
   return { body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, kept), truncated: total > kept };
 }
 
+const EMPTY_DUMP = Object.freeze({ body: EMPTY, truncated: false });
+
 /** Discards a body we do not keep; reports whether there was any. */
-async function dumpBody(body: UndiciDispatcher.ResponseData['body']): Promise<{ body: Buffer; truncated: boolean }> {
+async function dumpBody(body: UndiciDispatcher.ResponseData['body'], contentLength: string | string[] | undefined): Promise<{ body: Buffer; truncated: boolean }> {
+  // The usual answer (202 without a body) has nothing to count.
+  if (contentLength === '0') {
+    await body.dump({ limit: DRAIN_LIMIT });
+    return EMPTY_DUMP;
+  }
   let seen = 0;
   body.on('data', (c: Buffer) => (seen += c.length));
   // dump() reads up to its limit for connection reuse, then closes the connection.
@@ -150,18 +162,40 @@ function splitUrl(url: string): { origin: string; path: string } {
 }
 
 /**
- * An abort source undici accepts (an EventEmitter with `aborted` and `reason`, see its
- * api-request signal handling), at a fraction of an AbortController's cost.
+ * An abort source undici accepts: it reads `aborted` and `reason` and subscribes with
+ * addEventListener/removeEventListener (see its util.addAbortListener), so this is all
+ * an attempt needs, at a fraction of the cost of an AbortController, or even of an
+ * EventEmitter, per attempt.
  */
-class AttemptAbort extends EventEmitter {
+class AttemptAbort {
   aborted = false;
   reason: unknown = undefined;
+  #listeners: Array<() => void> | undefined;
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    (this.#listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const ls = this.#listeners;
+    if (!ls) return;
+    const i = ls.indexOf(listener);
+    if (i >= 0) ls.splice(i, 1);
+  }
+
   abort(reason: unknown): void {
     if (this.aborted) return;
     this.aborted = true;
     this.reason = reason;
-    this.emit('abort');
+    const ls = this.#listeners;
+    this.#listeners = undefined;
+    if (ls) for (const l of ls) l();
   }
+}
+
+/** undici's types say EventEmitter or AbortSignal; at run time it takes any object with addEventListener (checked in test/dispatcher). */
+function asUndiciSignal(a: AttemptAbort): EventEmitter {
+  return a as unknown as EventEmitter;
 }
 
 /**

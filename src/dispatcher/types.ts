@@ -88,6 +88,8 @@ export interface OutcomeInfo {
   readonly statusCode?: number | undefined;
   /** With `dead-lettered`: the event as sent to the dead-letter sink, `knativeerror*` extensions included. */
   readonly deadLetter?: SluiceEvent | undefined;
+  /** How long the last attempt to the subscriber took; undefined when none was made. */
+  readonly durationMs?: number | undefined;
 }
 
 /**

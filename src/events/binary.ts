@@ -78,6 +78,17 @@ function adoptTraceHeaders(headers: HttpHeaders, attributes: Record<string, stri
  */
 export function toBinaryHttp(event: SluiceEvent): { headers: Record<string, string>; body: Buffer | undefined } {
   const headers: Record<string, string> = {};
+  writeBinaryHeaders(event, headers, true);
+  return { headers, body: event.data };
+}
+
+/**
+ * The event's binary-mode headers, written into `headers` (the dispatcher builds each
+ * request's headers in one object, without copies). With `w3c`, the distributed-tracing
+ * extension also becomes the W3C `traceparent`/`tracestate` headers; a sender with its
+ * own hop span passes false and sets those itself, instead of deriving them to overwrite.
+ */
+export function writeBinaryHeaders(event: SluiceEvent, headers: Record<string, string>, w3c: boolean): void {
   const attrs = event.attributes;
   for (const name in attrs) {
     const v = attrs[name]!;
@@ -87,6 +98,7 @@ export function toBinaryHttp(event: SluiceEvent): { headers: Record<string, stri
     }
     headers['ce-' + name] = encodeHeaderValue(v);
   }
+  if (!w3c) return;
   const tp = attrs.traceparent;
   // Only a valid W3C value goes out as the W3C header; the extension itself is any string.
   if (tp !== undefined && parseTraceParent(tp) !== undefined) {
@@ -94,5 +106,4 @@ export function toBinaryHttp(event: SluiceEvent): { headers: Record<string, stri
     const state = cleanTraceState(attrs.tracestate);
     if (state !== undefined) headers.tracestate = state;
   }
-  return { headers, body: event.data };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AttemptInfo, DeliveryObserver, DeliveryTarget, OutcomeInfo } from '../dispatcher/types.js';
+import type { DeliveryObserver, OutcomeInfo } from '../dispatcher/types.js';
 import type { SluiceEvent } from '../events/types.js';
 import { DeliveryLog, type DeliveryLogOptions } from './delivery-log.js';
 import type { TappedKind } from './event-view.js';
@@ -56,8 +56,6 @@ export class Inspector implements DeliveryObserver {
   readonly #clock: () => number;
   readonly #accepted: RateTracker<AcceptedKey>;
   readonly #finished: RateTracker<DeliveryKey>;
-  /** Last attempt's duration per delivery, read when its outcome arrives; entries die with the event. */
-  readonly #durations = new WeakMap<DeliveryTarget, WeakMap<SluiceEvent, number>>();
 
   constructor(options: InspectorOptions) {
     this.stream = new LiveStream({ logger: options.logger, ...options.stream });
@@ -79,15 +77,9 @@ export class Inspector implements DeliveryObserver {
     this.stream.publish(kind, namespace, name, events, new Date(this.#clock()).toISOString());
   }
 
-  onAttempt(info: AttemptInfo): void {
-    let byEvent = this.#durations.get(info.target);
-    if (!byEvent) this.#durations.set(info.target, (byEvent = new WeakMap()));
-    byEvent.set(info.event, info.durationMs);
-  }
-
   onOutcome(info: OutcomeInfo): void {
     const t = info.target;
-    this.deliveries.record(info, this.#durations.get(t)?.get(info.event), this.#clock());
+    this.deliveries.record(info, info.durationMs, this.#clock());
     if (info.outcome === 'retrying') return;
     this.#finished.add(t, () => `${t.namespace}/${t.resource}/${t.subscription}`, () => ({ namespace: t.namespace, resource: t.resource, subscription: t.subscription }), 1);
   }

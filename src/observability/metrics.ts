@@ -22,12 +22,16 @@ export interface ChannelStatsEntry {
 export class Metrics {
   readonly registry = new Registry();
   readonly #channelSources = new Set<() => Iterable<ChannelStatsEntry>>();
+  /** Tallies counted since the last scrape (see tally()). */
+  readonly #dirty: Tally[] = [];
+  readonly #flush = (): void => this.flushTallies();
 
   readonly eventsReceived = new Counter({
     name: 'sluice_events_received_total',
     help: 'Events accepted by ingress (answered 202)',
     labelNames: ['namespace_name', 'resource', 'kind'] as const,
     registers: [this.registry],
+    collect: this.#flush,
   });
   readonly eventsRejected = new Counter({
     name: 'sluice_ingress_requests_rejected_total',
@@ -40,12 +44,14 @@ export class Metrics {
     help: 'Delivery attempts to subscribers, by response code class (2xx, 4xx, 5xx, error)',
     labelNames: ['namespace_name', 'resource', 'subscription', 'response_code_class'] as const,
     registers: [this.registry],
+    collect: this.#flush,
   });
   readonly eventsDelivered = new Counter({
     name: 'sluice_events_delivered_total',
     help: 'Events delivered to a subscriber (2xx)',
     labelNames: ['namespace_name', 'resource', 'subscription'] as const,
     registers: [this.registry],
+    collect: this.#flush,
   });
   readonly eventsRetried = new Counter({
     name: 'sluice_events_retried_total',
@@ -157,6 +163,26 @@ export class Metrics {
   }
 
   /**
+   * A counter child for one label set, counted in a plain number and handed to
+   * prom-client at scrape time: prom-client hashes and validates the labels on every
+   * inc(), even through labels(), which cost more per event than the rest of the
+   * accounting. For the per-event counters only (their `collect` flushes); keep the
+   * tally for as long as its labels are in use.
+   */
+  tally<T extends string>(counter: Counter<T>, labels: Partial<Record<T, string | number>>): Tally {
+    return new Tally(counter as unknown as Counter<string>, labels, this.#dirty);
+  }
+
+  /** Hands every pending tally to its counter (scrapes call it; tests reading a counter directly get it through collect). */
+  flushTallies(): void {
+    const dirty = this.#dirty;
+    if (dirty.length === 0) return;
+    // Emptied in place: every tally holds this one array.
+    const moved = dirty.splice(0, dirty.length);
+    for (const t of moved) t.flushInto();
+  }
+
+  /**
    * Adds channels the gauges read at scrape time (the runtime's channels, a broker's
    * backing channels). Returns a function that removes the source again.
    */
@@ -194,6 +220,40 @@ export class Metrics {
       }
     }
     return out;
+  }
+}
+
+/**
+ * One label set of a counter, counted on the hot path with a number increment. It joins
+ * its Metrics' list of pending tallies on the first count after a scrape, so a scrape
+ * touches only tallies that moved, and a tally nobody counts any more is not kept.
+ */
+export class Tally {
+  #pending = 0;
+  #listed = false;
+  readonly #list: Tally[];
+  constructor(
+    readonly counter: Counter<string>,
+    readonly labels: Partial<Record<string, string | number>>,
+    list: Tally[],
+  ) {
+    this.#list = list;
+  }
+
+  inc(n = 1): void {
+    this.#pending += n;
+    if (!this.#listed) {
+      this.#listed = true;
+      this.#list.push(this);
+    }
+  }
+
+  /** @internal Metrics.flushTallies */
+  flushInto(): void {
+    const n = this.#pending;
+    this.#pending = 0;
+    this.#listed = false;
+    if (n > 0) this.counter.inc(this.labels, n);
   }
 }
 

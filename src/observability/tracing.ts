@@ -1,6 +1,6 @@
 import type { SluiceEvent } from '../events/types.js';
-import { childOf, formatTraceParent, newTrace } from '../events/trace-context.js';
-import { eventTrace, hopHeaders, incoming, stampEvents, type HttpHeaders, type TraceContextValue } from './trace-hops.js';
+import { childTraceParent, cleanTraceState, formatTraceParent, newTrace } from '../events/trace-context.js';
+import { hopHeaders, incoming, stampEvents, type HttpHeaders, type TraceContextValue } from './trace-hops.js';
 
 // W3C trace context through Sluice, following the CloudEvents distributed-tracing
 // extension: the event's `traceparent`/`tracestate` attributes carry the trace the event
@@ -33,19 +33,17 @@ class NoTracing implements Tracing {
 
   startReceive(_target: ReceiveTarget, headers: HttpHeaders): ReceiveSpan {
     return {
-      stamp: (events) => {
-        let ctx: TraceContextValue | undefined;
-        // One new trace per request when the caller sent none.
-        return stampEvents(events, () => (ctx ??= incoming(headers) ?? { traceparent: formatTraceParent(newTrace()) }));
-      },
+      stamp: (events) => stampUntraced(events, headers),
       publish: (accept) => accept(),
       end: NO_OP_END,
     };
   }
 
   startDelivery(event: SluiceEvent): DeliverySpan {
-    const t = eventTrace(event);
-    return { headers: hopHeaders(formatTraceParent(t ? childOf(t.parent) : newTrace()), t?.tracestate), end: NO_OP_END };
+    // Every delivery comes here: no parsed objects, just the hop's header value.
+    const child = childTraceParent(event.attributes.traceparent);
+    if (child === undefined) return { headers: { traceparent: formatTraceParent(newTrace()) }, end: NO_OP_END };
+    return { headers: hopHeaders(child, cleanTraceState(event.attributes.tracestate)), end: NO_OP_END };
   }
 
   forceFlush(): Promise<void> {
@@ -55,6 +53,16 @@ class NoTracing implements Tracing {
   shutdown(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/**
+ * What an untraced receive does to the events: those without the distributed-tracing
+ * extension join the request's W3C context, or else one new trace per request. Ingress
+ * calls it directly when tracing is off, without a span object per request.
+ */
+export function stampUntraced(events: readonly SluiceEvent[], headers: HttpHeaders): readonly SluiceEvent[] {
+  let ctx: TraceContextValue | undefined;
+  return stampEvents(events, () => (ctx ??= incoming(headers) ?? { traceparent: formatTraceParent(newTrace()) }));
 }
 
 /** Tracing off: the default for servers, dispatchers and tests that configure none. */

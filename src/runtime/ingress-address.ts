@@ -16,6 +16,8 @@ const LOOPBACK = /^(localhost|127\.0\.0\.1|\[::1\]|0\.0\.0\.0|\[::\])$/;
 
 /** The channel a Host header (or URL host name, with or without port) names in Knative's form. */
 export function channelOfHost(host: string): IngressAddress | undefined {
+  // Every ingress request asks: skip the regex (and a lower-cased copy) for the usual Host.
+  if (!/-kn-channel\./i.test(host)) return undefined;
   const m = CHANNEL_HOST.exec(host.toLowerCase());
   return m ? { kind: 'channel', namespace: m[3]!, name: m[1]! } : undefined;
 }
@@ -84,6 +86,17 @@ function sameOrigin(a: URL, b: URL): boolean {
 
 /** Path segments, percent-decoded, empty ones dropped (as the ingress splits paths). */
 export function segments(pathname: string): string[] {
+  // The common path (every ingress request) has nothing to decode: split by hand, no per-segment decode.
+  if (!pathname.includes('%')) {
+    const out: string[] = [];
+    let start = 0;
+    for (let i = pathname.indexOf('/'); i !== -1; i = pathname.indexOf('/', start)) {
+      if (i > start) out.push(pathname.slice(start, i));
+      start = i + 1;
+    }
+    if (start < pathname.length) out.push(pathname.slice(start));
+    return out;
+  }
   return pathname
     .split('/')
     .filter((p) => p.length > 0)

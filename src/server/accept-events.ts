@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { SluiceEvent } from '../events/types.js';
 import { httpStatusOf } from '../errors.js';
-import { responseCodeClass, type Metrics } from '../observability/metrics.js';
-import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
+import { responseCodeClass, type Metrics, type Tally } from '../observability/metrics.js';
+import { TRACING_OFF, stampUntraced, type Tracing } from '../observability/tracing.js';
 import type { IngressTarget } from '../runtime/ingress-targets.js';
 
 export interface AcceptOptions {
@@ -29,19 +29,43 @@ export type AcceptEvents = (target: IngressTarget, events: () => readonly Sluice
 export function createAcceptEvents(options: AcceptOptions): AcceptEvents {
   const { metrics, onAccepted } = options;
   const tracing = options.tracing ?? TRACING_OFF;
+  // The received counter of each target, bound once (targets live as long as their resource).
+  const received = new WeakMap<IngressTarget, Tally>();
+  const countReceived = (target: IngressTarget, n: number) => {
+    let t = received.get(target);
+    if (!t) received.set(target, (t = metrics.tally(metrics.eventsReceived, { namespace_name: target.namespace, resource: target.name, kind: target.kind })));
+    t.inc(n);
+  };
+  const rejected = (target: IngressTarget, err: unknown) => {
+    const status = httpStatusOf(err);
+    metrics.eventsRejected.inc({ namespace_name: target.namespace, resource: target.name, response_code: String(status), response_code_class: responseCodeClass(status) });
+    return status;
+  };
+  if (!tracing.enabled) {
+    // No spans to open or end: the same steps without a span object per request.
+    return async (target, events, headers) => {
+      try {
+        const stamped = stampUntraced(events(), headers);
+        await target.accept(stamped);
+        if (stamped.length) countReceived(target, stamped.length);
+        onAccepted?.(target, stamped);
+      } catch (err) {
+        rejected(target, err);
+        throw err;
+      }
+    };
+  }
   return async (target, events, headers) => {
     const span = tracing.startReceive(target, headers);
     try {
       // Events without the distributed-tracing extension get one here: the trace they start.
       const stamped = span.stamp(events());
       await span.publish(() => target.accept(stamped));
-      if (stamped.length) metrics.eventsReceived.inc({ namespace_name: target.namespace, resource: target.name, kind: target.kind }, stamped.length);
+      if (stamped.length) countReceived(target, stamped.length);
       onAccepted?.(target, stamped);
       span.end(202);
     } catch (err) {
-      const status = httpStatusOf(err);
-      span.end(status, err);
-      metrics.eventsRejected.inc({ namespace_name: target.namespace, resource: target.name, response_code: String(status), response_code_class: responseCodeClass(status) });
+      span.end(rejected(target, err), err);
       throw err;
     }
   };

@@ -127,6 +127,8 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
     loggerInstance: options.logger.child({ component: 'ingress' }) as FastifyBaseLogger,
     // Per-request logs would cost more than the event path itself.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request either: nothing logs per request, and errors are logged with their target.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: options.maxBodyBytes,
     http: { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: checkEveryMs },
     requestTimeout: limits.requestTimeoutMs,

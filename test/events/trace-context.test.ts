@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloudEvent, HTTP } from 'cloudevents';
-import { childOf, formatTraceParent, newTrace, parseTraceParent } from '../../src/events/trace-context.js';
+import { childOf, childTraceParent, formatTraceParent, newTrace, parseTraceParent } from '../../src/events/trace-context.js';
 import { parseHttpEvents, parseHttpResponseEvent, toBinaryHttp } from '../../src/events/index.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -88,5 +88,39 @@ describe('distributed-tracing extension in the HTTP binding', () => {
     const { headers, body } = toBinaryHttp({ attributes: { specversion: '1.0', id: '1', source: '/s', type: 't', traceparent: TP } });
     const ce = HTTP.toEvent({ headers, body: body?.toString() ?? '' }) as CloudEvent<unknown>;
     assert.equal(ce.traceparent, TP);
+  });
+});
+
+describe('childTraceParent (the dispatcher hot path)', () => {
+  test('is childOf(parseTraceParent(v)) for every value, valid or not', () => {
+    const values = [
+      TP,
+      `00-${TRACE}-${SPAN}-00`,
+      ` ${TP} `,
+      `cc-${TRACE}-${SPAN}-01-future`,
+      `00-${TRACE.toUpperCase()}-${SPAN}-01`,
+      `00-${'0'.repeat(32)}-${SPAN}-01`,
+      `00-${TRACE}-${'0'.repeat(16)}-01`,
+      `ff-${TRACE}-${SPAN}-01`,
+      `00-${TRACE}-${SPAN}-0g`,
+      `00_${TRACE}-${SPAN}-01`,
+      `00-${TRACE}-${SPAN}-01-extra`,
+      'garbage',
+      undefined,
+    ];
+    for (const v of values) {
+      const parsed = parseTraceParent(v);
+      const child = childTraceParent(v);
+      if (!parsed) {
+        assert.equal(child, undefined, `${v} is not valid`);
+        continue;
+      }
+      const c = parseTraceParent(child);
+      assert.ok(c, `${child} (from ${v}) is valid`);
+      assert.equal(c.traceId, parsed.traceId);
+      assert.equal(c.flags, parsed.flags);
+      assert.notEqual(c.spanId, parsed.spanId, 'a new span id');
+      assert.equal(child, formatTraceParent(c));
+    }
   });
 });

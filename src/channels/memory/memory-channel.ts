@@ -113,6 +113,9 @@ export class MemoryChannel implements Channel {
   readonly #inFlightMax: number;
   readonly #inFlightBytesMax: number;
   #subs = new Map<string, SubscriptionState>();
+  /** #subs as an array, and whether any has a filter: rebuilt when subscriptions change, not per publish. */
+  #subList: SubscriptionState[] = [];
+  #anyFilter = false;
   #held = 0;
   #heldBytes = 0;
   #closed = false;
@@ -161,13 +164,13 @@ export class MemoryChannel implements Channel {
           `(capacity ${this.capacity} events, capacityBytes ${this.capacityBytes}); send smaller batches or raise the channel's capacity`,
       );
     }
-    const subs = [...this.#subs.values()];
+    const subs = this.#subList;
     if (subs.length === 0) return; // Knative's in-memory channel accepts and drops when nobody subscribes.
     // Which subscriptions want each event (a Trigger's filter keeps the others out of its queue).
     const wanted: SubscriptionState[][] = [];
     let count = 0;
     let bytes = 0;
-    const filtered = subs.some((s) => s.spec.accepts !== undefined);
+    const filtered = this.#anyFilter;
     for (let i = 0; i < events.length; i++) {
       const w = filtered ? subs.filter((s) => wants(s, events[i]!)) : subs;
       wanted.push(w);
@@ -231,16 +234,24 @@ export class MemoryChannel implements Channel {
     if (existing) {
       // Same id: new handler/limits, same backlog, so updating a subscription loses nothing.
       existing.spec = spec;
+      this.#listChanged();
       this.#pump(existing);
       return;
     }
     this.#subs.set(spec.id, new SubscriptionState(spec));
+    this.#listChanged();
+  }
+
+  #listChanged(): void {
+    this.#subList = [...this.#subs.values()];
+    this.#anyFilter = this.#subList.some((s) => s.spec.accepts !== undefined);
   }
 
   async unsubscribe(id: string): Promise<void> {
     const s = this.#subs.get(id);
     if (!s) return;
     this.#subs.delete(id);
+    this.#listChanged();
     s.active = false;
     // Queued and retry-waiting events are released here; in-flight ones when they return.
     // A deleted subscription's backlog goes with it (as in Knative); a closing channel's
