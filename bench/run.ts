@@ -11,7 +11,9 @@ import { benchActivator } from './activator.js';
 import { benchBroker } from './broker.js';
 import { benchSoak, soakOptionsFromArgs } from './soak.js';
 import { benchMemoryBound } from './memory-bound.js';
+import { benchMemoryBacklog } from './memory-backlog.js';
 import { benchTransform } from './transform.js';
+import { formatGoal, type Goal } from './lib/goals.js';
 
 type Bench = () => Promise<Record<string, unknown>>;
 const benches: Record<string, Bench> = {
@@ -21,6 +23,7 @@ const benches: Record<string, Bench> = {
   activator: () => benchActivator({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
   broker: () => benchBroker({ seconds: Number(process.env.BENCH_SECONDS ?? 5), rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
   'memory-bound': () => benchMemoryBound({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
+  'memory-backlog': () => benchMemoryBacklog({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
   transform: () => benchTransform({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
   soak: () => benchSoak(soakOptionsFromArgs(process.argv.slice(2))),
 };
@@ -32,6 +35,7 @@ const argv = process.argv.slice(2);
 const wanted = argv.filter((a, i) => !a.startsWith('-') && !(i > 0 && argv[i - 1]!.startsWith('--') && !argv[i - 1]!.includes('=')));
 const names = wanted.length ? wanted : Object.keys(benches).filter((n) => !onlyWhenNamed.has(n));
 mkdirSync('bench/results', { recursive: true });
+const judged: Goal[] = [];
 for (const name of names) {
   const bench = benches[name];
   if (!bench) {
@@ -45,4 +49,16 @@ for (const name of names) {
   const file = `bench/results/${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
   writeFileSync(file, JSON.stringify(result, null, 2));
   console.log(`written ${file}`);
+  const goals = (result as { goals?: Goal[] }).goals ?? [];
+  for (const g of goals) console.log(formatGoal(g));
+  judged.push(...goals);
+}
+if (judged.length) {
+  console.log('== goals (ratio against the same run\'s baseline; ok~: short of the goal by less than the run\'s own noise)');
+  for (const g of judged) console.log(formatGoal(g));
+  const missed = judged.filter((g) => g.verdict === 'missed');
+  if (missed.length) {
+    console.error(`${missed.length} goal(s) missed by more than the measured noise`);
+    process.exitCode = 1;
+  }
 }
