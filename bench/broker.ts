@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load, type LoadResult } from './channel.js';
 import { freePort, median, spawnNode, spawnUntil, stop } from './lib/processes.js';
+import { goal } from './lib/goals.js';
 
 /** Filters that never match the benchmark's events (type `bench.event`, source `/bench`), one dialect after another. */
 function nonMatchingFilter(i: number): string {
@@ -153,6 +154,15 @@ export async function benchBroker(options: { seconds?: number; rounds?: number; 
     ratioDelivered50: broker50.deliveredPerSec / channel.deliveredPerSec,
     /** Replies delivered per second through a Trigger -> replier -> broker -> Trigger chain, against the 1-Trigger broker. */
     ratioReplyChain: brokerReply.deliveredPerSec / broker1.deliveredPerSec,
+    // Each round's ratio against the channel path of the same round (the same Sluice process and sink).
+    goals: [
+      goal('broker, 50 triggers (1 matching): delivered/s vs channel path', perRound(runs.broker50, runs.channel), '>=', 0.8),
+      goal('broker, 1 trigger: delivered/s vs channel path', perRound(runs.broker1, runs.channel), '>=', 0.8),
+    ],
     runs,
   };
+}
+
+function perRound(path: readonly LoadResult[], baseline: readonly LoadResult[]): number[] {
+  return path.map((r, i) => r.deliveredPerSec / baseline[i]!.deliveredPerSec);
 }

@@ -9,6 +9,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, median, percentile, spawnNode, spawnUntil, stop } from './lib/processes.js';
+import { goal } from './lib/goals.js';
+
+/** Subscriptions on the fan-out channel, all to the same sink. */
+const FAN_OUT = 10;
 
 export interface LoadResult {
   rps: number;
@@ -44,7 +48,8 @@ export async function load(url: string, sinkUrl: string, seconds: number, connec
     requests: [
       {
         setupRequest: (req) => {
-          const headers = { ...(req.headers ?? {}), 'ce-id': `${idPrefix}${++n}`, 'ce-benchsent': String(Date.now()) };
+          // Sub-millisecond stamps: end-to-end p99s of a few ms are compared as ratios.
+          const headers = { ...(req.headers ?? {}), 'ce-id': `${idPrefix}${++n}`, 'ce-benchsent': (performance.timeOrigin + performance.now()).toFixed(3) };
           return { ...req, headers };
         },
       },
@@ -104,7 +109,19 @@ metadata: {name: bench-sub}
 spec:
   channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: bench}
   subscriber: {uri: "${sinkUrl}"}
-`,
+---
+apiVersion: messaging.knative.dev/v1
+kind: InMemoryChannel
+metadata: {name: fanout}
+spec: {capacity: 200000}
+${Array.from({ length: FAN_OUT }, (_, i) => `---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: fanout-${i}}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: fanout}
+  subscriber: {uri: "${sinkUrl}"}
+`).join('')}`,
   );
   const port = await freePort();
   const adminPort = await freePort();
@@ -118,13 +135,17 @@ spec:
   });
   const baseline: LoadResult[] = [];
   const sluiceRuns: LoadResult[] = [];
+  const fanOutRuns: LoadResult[] = [];
+  const fanOutUrl = `http://127.0.0.1:${port}/channels/default/fanout`;
   try {
-    // Warm-up both paths (JIT, connection pools), not counted.
+    // Warm-up every path (JIT, connection pools), not counted.
     await load(`http://127.0.0.1:${fwdPort}/`, sinkUrl, 1, connections);
     await load(`http://127.0.0.1:${port}/channels/default/bench`, sinkUrl, 1, connections);
+    await load(fanOutUrl, sinkUrl, 1, connections);
     for (let i = 0; i < rounds; i++) {
       baseline.push(await load(`http://127.0.0.1:${fwdPort}/`, sinkUrl, seconds, connections));
       sluiceRuns.push(await load(`http://127.0.0.1:${port}/channels/default/bench`, sinkUrl, seconds, connections));
+      fanOutRuns.push(await load(fanOutUrl, sinkUrl, seconds, connections));
     }
   } finally {
     await stop(sluice);
@@ -138,7 +159,7 @@ spec:
     seconds,
     rounds,
     connections,
-    baseline: { rps: m(baseline, 'rps'), p50: m(baseline, 'p50'), p99: m(baseline, 'p99'), e2eP50: m(baseline, 'e2eP50'), e2eP99: m(baseline, 'e2eP99') },
+    baseline: { rps: m(baseline, 'rps'), deliveredPerSec: m(baseline, 'deliveredPerSec'), p50: m(baseline, 'p50'), p99: m(baseline, 'p99'), e2eP50: m(baseline, 'e2eP50'), e2eP99: m(baseline, 'e2eP99') },
     sluice: {
       rps: m(sluiceRuns, 'rps'),
       deliveredPerSec: m(sluiceRuns, 'deliveredPerSec'),
@@ -149,11 +170,21 @@ spec:
       non2xx: sluiceRuns.reduce((a, r) => a + r.non2xx, 0),
       lost: sluiceRuns.reduce((a, r) => a + Math.max(0, Math.round(r.rps * seconds) - r.delivered), 0),
     },
+    fanOut: { subscriptions: FAN_OUT, rps: m(fanOutRuns, 'rps'), deliveredPerSec: m(fanOutRuns, 'deliveredPerSec'), e2eP50: m(fanOutRuns, 'e2eP50'), e2eP99: m(fanOutRuns, 'e2eP99') },
     ratio: 0,
     ratioDelivered: 0,
-    runs: { baseline, sluice: sluiceRuns },
+    ratioFanOut: 0,
+    // Per round, against the baseline of the same round: the forwarder for the channel
+    // path, the 1-subscription channel for the fan-out.
+    goals: [
+      goal('channel, 1 subscription: delivered/s vs bare forwarder', sluiceRuns.map((r, i) => r.deliveredPerSec / baseline[i]!.deliveredPerSec), '>=', 0.9),
+      goal('channel, 1 subscription: end-to-end p99 vs bare forwarder', sluiceRuns.map((r, i) => r.e2eP99 / baseline[i]!.e2eP99), '<=', 1.5),
+      goal(`channel, ${FAN_OUT} subscriptions: deliveries/s vs 1 subscription`, fanOutRuns.map((r, i) => r.deliveredPerSec / sluiceRuns[i]!.deliveredPerSec), '>=', 0.8),
+    ],
+    runs: { baseline, sluice: sluiceRuns, fanOut: fanOutRuns },
   };
   summary.ratio = summary.sluice.rps / summary.baseline.rps;
-  summary.ratioDelivered = summary.sluice.deliveredPerSec / summary.baseline.rps;
+  summary.ratioDelivered = summary.sluice.deliveredPerSec / summary.baseline.deliveredPerSec;
+  summary.ratioFanOut = summary.fanOut.deliveredPerSec / summary.sluice.deliveredPerSec;
   return summary;
 }

@@ -1,5 +1,6 @@
 // A minimal HTTP sink for benchmarks, run as its own process: answers 202 at once and
-// records, per request, the delay since the `ce-time` the load generator stamped.
+// records, per request, the delay since the `ce-benchsent` the load generator stamped
+// (epoch milliseconds with a fraction, from performance.timeOrigin + performance.now()).
 // GET /stats returns {count, latencies} and resets.
 import { createServer } from 'node:http';
 
@@ -18,7 +19,7 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     count++;
     const sent = Number(req.headers['ce-benchsent'] ?? req.headers['x-bench-sent']);
-    if (sent) latencies.push(Date.now() - sent);
+    if (sent) latencies.push(performance.timeOrigin + performance.now() - sent);
     res.statusCode = 202;
     res.end();
   });

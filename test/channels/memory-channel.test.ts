@@ -237,3 +237,38 @@ test('events still held at the close deadline are reported as shutdown losses, i
   assert.deepEqual(shed[4], ['0', 'shutdown']);
   assert.equal(ch.stats().depth, 0);
 });
+
+test('pacing: with a subscriber that keeps up slower than the producer, answers wait for deliveries; a stuck one holds nobody', async () => {
+  const ch = new MemoryChannel({ capacity: 1000 });
+  // A subscriber that finishes an attempt only when the test says so.
+  const pending: Array<() => void> = [];
+  await ch.subscribe({ id: 'slow', maxInFlight: 2, maxAttempts: 1, handler: () => new Promise((resolve) => pending.push(() => resolve({ outcome: 'done' }))) });
+  // Make it a subscription that makes progress: one attempt finished.
+  await ch.publish(ev('warm'));
+  pending.shift()!();
+  await waitUntil(() => ch.stats().depth === 0);
+  // 2 in flight, then up to the lead waiting: all answered at once.
+  let answered = 0;
+  const first = Array.from({ length: 18 }, (_, i) => ch.publish(ev(`a${i}`)).then(() => answered++));
+  await Promise.all(first);
+  assert.equal(answered, 18);
+  // Past the lead: the answer waits until a delivery finishes (the event is stored already).
+  let late = false;
+  const held = ch.publish(ev('held')).then(() => (late = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(late, false, 'answer held while the subscriber is behind');
+  assert.equal(ch.stats().depth, 19, 'the held event is stored');
+  pending.shift()!();
+  await held;
+  assert.equal(late, true, 'answered once a delivery finished');
+
+  // A stuck subscriber (nothing finished for longer than the pacing wait) holds nobody back.
+  const stuck = new MemoryChannel({ capacity: 1000 });
+  await stuck.subscribe({ id: 'stuck', maxInFlight: 1, maxAttempts: 1, handler: () => new Promise(() => {}) });
+  const t0 = performance.now();
+  for (let i = 0; i < 100; i++) await stuck.publish(ev(`s${i}`));
+  assert.ok(performance.now() - t0 < 500, 'answers are not held for a subscriber that never finishes');
+  for (const p of pending.splice(0)) p();
+  await ch.close({ deadline: Date.now() + 1000 });
+  await stuck.close();
+});

@@ -20,6 +20,18 @@ export const DEFAULT_MEMORY_CAPACITY_BYTES = 64 * 1024 * 1024;
  * events cannot be shed, so a hung subscriber must never hold the whole channel.
  */
 const IN_FLIGHT_SHARE = 4;
+/**
+ * Pacing: a publish is answered at once while some subscription that is keeping up has
+ * at most this many events waiting (not yet in flight). When every such subscription
+ * has more, the answer waits for a delivery to finish, at most PACE_MAX_WAIT_MS: the
+ * event is stored already, only the 202 is held. A producer that sends its next event
+ * when the last is answered (SDK emitters, load generators, keep-alive clients) then
+ * runs at the speed of delivery instead of filling the buffer, which would only add
+ * queueing delay to every event (a buffer that is always full is latency, not
+ * throughput). Bursts of open-loop producers still fill the buffer as before.
+ */
+const PACE_LEAD = 16;
+const PACE_MAX_WAIT_MS = 1000;
 
 /** One accepted event, shared by the subscriptions that still have to finish it. */
 interface Held {
@@ -44,6 +56,8 @@ class SubscriptionState {
   /** Events waiting for their retry delay, by timer (insertion order: oldest first). */
   retryTimers = new Map<NodeJS.Timeout, Pending>();
   active = true;
+  /** When this subscription last finished an attempt (performance.now()); pacing follows only subscriptions that make progress. */
+  lastDone = -Infinity;
   /** Set by close(): what is still unfinished when the deadline passes is a shutdown loss. */
   shuttingDown = false;
   constructor(public spec: ChannelSubscription) {}
@@ -120,6 +134,8 @@ export class MemoryChannel implements Channel {
   #heldBytes = 0;
   #closed = false;
   #drainWaiters: Array<() => void> = [];
+  /** Publishes whose answer is held by pacing, oldest first. */
+  #paced: Array<() => void> = [];
 
   constructor(options: MemoryChannelOptions = {}) {
     const capacity = options.capacity ?? DEFAULT_MEMORY_CAPACITY;
@@ -144,10 +160,58 @@ export class MemoryChannel implements Channel {
 
   async publish(event: SluiceEvent): Promise<void> {
     this.#accept([event]);
+    if (this.#shouldPace()) await this.#pace();
   }
 
   async publishBatch(events: readonly SluiceEvent[]): Promise<void> {
     this.#accept(events);
+    if (this.#shouldPace()) await this.#pace();
+  }
+
+  /**
+   * True when every subscription that is delivering and making progress (finished an
+   * attempt within PACE_MAX_WAIT_MS) has more than PACE_LEAD events waiting. Idle
+   * subscriptions (a Trigger whose filter matches nothing) and stuck ones (a subscriber
+   * that does not answer) do not hold producers back: the stuck one falls behind and is
+   * shed from as before.
+   */
+  #shouldPace(): boolean {
+    const subs = this.#subList;
+    let now = 0;
+    let pacing = false;
+    for (let i = 0; i < subs.length; i++) {
+      const s = subs[i]!;
+      if (s.inFlight === 0 && s.head >= s.queue.length) continue;
+      if (now === 0) now = performance.now();
+      if (now - s.lastDone > PACE_MAX_WAIT_MS) continue;
+      if (s.queue.length - s.head <= PACE_LEAD) return false;
+      pacing = true;
+    }
+    return pacing;
+  }
+
+  #pace(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const release = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const i = this.#paced.indexOf(release);
+        if (i >= 0) this.#paced.splice(i, 1);
+        resolve();
+      }, PACE_MAX_WAIT_MS);
+      this.#paced.push(release);
+    });
+  }
+
+  /** One held answer per finished attempt, while pacing still applies; all of them once it does not. */
+  #releasePaced(): void {
+    if (this.#closed || !this.#shouldPace()) {
+      for (const r of this.#paced.splice(0)) r();
+      return;
+    }
+    this.#paced.shift()?.();
   }
 
   /** All-or-nothing: a batch that does not fit is refused whole, so a 429 never half-accepts. */
@@ -260,6 +324,7 @@ export class MemoryChannel implements Channel {
     for (let p = s.takeOldestWaiting(); p; p = s.takeOldestWaiting()) this.#shed(s, p, reason);
     s.queue = [];
     s.head = 0;
+    if (this.#paced.length) this.#releasePaced();
   }
 
   stats(): ChannelStats {
@@ -270,6 +335,7 @@ export class MemoryChannel implements Channel {
 
   async close(options: { deadline?: number } = {}): Promise<void> {
     this.#closed = true;
+    for (const r of this.#paced.splice(0)) r();
     if (this.#held > 0) {
       const deadline = options.deadline ?? Date.now();
       await new Promise<void>((resolve) => {
@@ -308,6 +374,7 @@ export class MemoryChannel implements Channel {
     }
     s.inFlight--;
     s.inFlightBytes -= p.held.bytes;
+    s.lastDone = performance.now();
     if (!s.active) {
       // Unfinished when its subscription went away: a loss only when the channel is closing.
       this.#shed(s, p, result.outcome === 'retry' && s.shuttingDown ? 'shutdown' : undefined);
@@ -325,6 +392,7 @@ export class MemoryChannel implements Channel {
       this.#finish(s, p.held);
     }
     this.#pump(s);
+    if (this.#paced.length) this.#releasePaced();
   }
 
   /** Gives `p` up for `s`, telling its onShed why (no reason: a deliberate discard, not a loss). */
