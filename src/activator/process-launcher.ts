@@ -1,6 +1,6 @@
 import type { Logger } from '../observability/logger.js';
 import { spawnSupervised, type SpawnSupervised } from '../process/index.js';
-import { freePort } from './readiness-probe.js';
+import { freePort, freePortSync } from './readiness-probe.js';
 import type { LaunchedReplica, ReplicaLauncher } from './replica-launcher.js';
 import type { ServiceConfig } from './service-spec.js';
 
@@ -25,7 +25,9 @@ export class ProcessLauncher implements ReplicaLauncher {
   async launch(id: string, env: Record<string, string>, onStderr: (line: string) => void): Promise<LaunchedReplica> {
     const { service: svc, logger } = this.#o;
     const c = svc.container;
-    const port = await freePort(this.#o.host);
+    // Picked synchronously where it can be, so the spawn below happens in the same turn
+    // as the request that woke the service.
+    const port = freePortSync() ?? (await freePort(this.#o.host));
     const proc = (this.#o.spawn ?? spawnSupervised)({
       name: `${svc.key}#${id}`,
       command: c.command[0]!,

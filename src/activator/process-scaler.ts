@@ -5,7 +5,7 @@ import { InvalidOptionError, ServiceUnavailableError } from '../errors.js';
 import { nextBackoffMs } from '../subscriptions/retry-backoff.js';
 import type { ReadinessProbe, ServiceConfig } from './service-spec.js';
 import type { Endpoint, Scaler, ScalerListener, ScalerStatus } from './scaler.js';
-import { probeOnce } from './readiness-probe.js';
+import { probeDelayMs, probeOnce } from './readiness-probe.js';
 import { waitForEndpoint } from './wait-for-endpoint.js';
 import { ProcessLauncher } from './process-launcher.js';
 import type { ReplicaLauncher } from './replica-launcher.js';
@@ -17,7 +17,12 @@ export interface ProcessScalerOptions {
   spawn?: SpawnSupervised;
   /** Interface replicas listen on and are probed at (default 127.0.0.1). */
   host?: string;
-  /** Readiness probe period while a replica starts (default 50 ms). */
+  /**
+   * Longest wait between two readiness (or startup) probes while a replica starts
+   * (default 50 ms). The first probes come 1 ms apart and the wait grows with the time
+   * the replica has been starting (see `probeDelayMs`), so a replica is seen ready
+   * within about 3 % of its own start time after it listens, not up to a whole period.
+   */
   probeIntervalMs?: number;
   /** A replica not ready after this long is stopped and replaced (default 120 s). */
   startTimeoutMs?: number;
@@ -49,6 +54,8 @@ interface Replica {
   proc?: SupervisedProcess;
   stopGraceMs?: number;
   startedAt: number;
+  /** `performance.now()` at launch: the readiness probes' schedule counts from it. */
+  launchedAt: number;
   probeTimer?: NodeJS.Timeout;
   livenessTimer?: NodeJS.Timeout;
   livenessFailures: number;
@@ -125,9 +132,11 @@ export class ProcessScaler implements Scaler {
   async setScale(replicas: number): Promise<void> {
     if (this.#closed) throw new ServiceUnavailableError(`Service ${this.#svc.key} is shut down`);
     if (!Number.isInteger(replicas) || replicas < 0) throw new InvalidOptionError(`setScale: ${replicas} is not a replica count`);
-    if (replicas !== this.#desired) this.#log.info({ from: this.#desired, to: replicas }, 'scaling');
+    const from = this.#desired;
     this.#desired = replicas;
+    // Replicas are started (spawned) first, the log line after.
     this.#reconcile();
+    if (replicas !== from) this.#log.info({ from, to: replicas }, 'scaling');
   }
 
   ensureReady(signal?: AbortSignal): Promise<Endpoint> {
@@ -180,7 +189,7 @@ export class ProcessScaler implements Scaler {
 
   async #startReplica(): Promise<void> {
     const id = `${this.#svc.name}-${++this.#seq}`;
-    const replica: Replica = { id, port: 0, url: '', state: 'starting', startedAt: Date.now(), livenessFailures: 0 };
+    const replica: Replica = { id, port: 0, url: '', state: 'starting', startedAt: Date.now(), launchedAt: performance.now(), livenessFailures: 0 };
     this.#replicas.set(id, replica);
     let launched;
     try {
@@ -244,6 +253,11 @@ export class ProcessScaler implements Scaler {
     replica.livenessTimer.unref();
   }
 
+  /**
+   * Probes a starting replica until it is ready: startup probe first (when there is one),
+   * then readiness, on the `probeDelayMs` schedule (1 ms apart at first, backing off), so
+   * the first probe that connects makes it ready and releases the held requests at once.
+   */
   #probe(replica: Replica): void {
     replica.probeTimer = setTimeout(async () => {
       replica.probeTimer = undefined;
@@ -268,7 +282,7 @@ export class ProcessScaler implements Scaler {
       this.#log.info({ replica: replica.id, port: replica.port, startMs: Date.now() - replica.startedAt }, 'replica ready');
       this.#watchLiveness(replica);
       this.#publish();
-    }, this.#probeMs);
+    }, probeDelayMs(performance.now() - replica.launchedAt, this.#probeMs));
   }
 
   #onExit(replica: Replica, why: string): void {

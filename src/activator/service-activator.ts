@@ -343,11 +343,11 @@ export class ServiceActivator implements EndpointResolver {
     if (concurrency > this.#peak) this.#peak = concurrency;
     const want = this.#clamp(this.#wanted(concurrency));
     if (want <= this.#desired && !(this.#queue.length && this.#desired === 0)) return;
-    if (this.#desired === 0 && this.#scaler.endpoints().length === 0 && this.#wakingSince === undefined) {
-      this.#wakingSince = Date.now();
-      this.#log.info({ held: this.#queue.length }, 'cold start: waking service');
-    }
+    const waking = this.#desired === 0 && this.#scaler.endpoints().length === 0 && this.#wakingSince === undefined;
+    if (waking) this.#wakingSince = Date.now();
+    // The scaler first (a local replica is spawned right there), the log line after.
     this.#setDesired(Math.max(want, this.#desired));
+    if (waking) this.#log.info({ held: this.#queue.length }, 'cold start: waking service');
     this.#lastScaleUpAt = Date.now();
     this.#downSince = undefined;
   }
@@ -388,8 +388,8 @@ export class ServiceActivator implements EndpointResolver {
   #setDesired(n: number): void {
     if (n === this.#desired) return;
     this.#desired = n;
-    this.#gauges();
     this.#scaler.setScale(n).catch((err: unknown) => this.#log.error({ err }, 'scaler refused a scale change'));
+    this.#gauges();
   }
 
   #gauges(): void {
