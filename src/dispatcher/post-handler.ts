@@ -1,0 +1,137 @@
+import { util, type Dispatcher as UndiciDispatcher } from 'undici';
+
+/**
+ * Bytes of an unwanted response body read and thrown away so the keep-alive connection
+ * can be reused; past this, the connection is closed instead (cheaper than downloading a
+ * large error page we never look at).
+ */
+export const DRAIN_LIMIT = 64 * 1024;
+
+/** What one POST got back: status, headers and the body bytes that were kept. */
+export interface PostResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Buffer;
+  /** True when the body was longer than what was kept. */
+  readonly truncated: boolean;
+}
+
+/**
+ * An attempt's abort source: the dispatcher's close() and the attempt's timeout call
+ * abort(); the request in flight (if any) is told through `onabort`.
+ */
+export class AttemptAbort {
+  aborted = false;
+  reason: unknown = undefined;
+  onabort: ((reason: unknown) => void) | undefined = undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.onabort?.(reason);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One request through undici's dispatch() with a handler of our own: undici's request()
+ * wraps every response in a Readable stream, a promise and an AsyncResource, which cost
+ * more per delivery than everything else the dispatcher does with a 202. Here the body
+ * is kept up to `maxBodyBytes` (chosen by status), up to DRAIN_LIMIT more is read and
+ * dropped for connection reuse, and beyond that the connection is closed and the result
+ * marked truncated. Rejects with the transport error, or the abort reason.
+ */
+export function dispatchPost(
+  agent: UndiciDispatcher,
+  options: UndiciDispatcher.DispatchOptions,
+  abort: AttemptAbort,
+  maxBodyBytes: number | ((statusCode: number) => number),
+): Promise<PostResponse> {
+  return new Promise<PostResponse>((resolve, reject) => {
+    const handler = new PostHandler(abort, maxBodyBytes, resolve, reject);
+    if (abort.aborted) return reject(abort.reason);
+    abort.onabort = (reason) => handler.abortWith(reason);
+    agent.dispatch(options, handler);
+  });
+}
+
+class PostHandler implements UndiciDispatcher.DispatchHandler {
+  #abortRequest: ((err: Error) => void) | undefined;
+  #settled = false;
+  #status = 0;
+  #headers: Record<string, string | string[] | undefined> = {};
+  #max = 0;
+  #chunks: Buffer[] | undefined;
+  #kept = 0;
+  #total = 0;
+
+  constructor(
+    private readonly abort: AttemptAbort,
+    private readonly maxBodyBytes: number | ((statusCode: number) => number),
+    private readonly resolve: (r: PostResponse) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+
+  abortWith(reason: unknown): void {
+    if (this.#settled) return;
+    // Before the connection: undici calls onConnect next, which aborts there.
+    this.#abortRequest?.(reason instanceof Error ? reason : new Error(String(reason)));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.abort.aborted) {
+      abort(this.abort.reason instanceof Error ? this.abort.reason : new Error(String(this.abort.reason)));
+      return;
+    }
+    this.#abortRequest = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], _resume: () => void): boolean {
+    // 1xx informational answers precede the real one.
+    if (statusCode < 200) return true;
+    this.#status = statusCode;
+    this.#headers = util.parseHeaders(rawHeaders) as Record<string, string | string[] | undefined>;
+    const max = this.maxBodyBytes;
+    this.#max = typeof max === 'function' ? max(statusCode) : max;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.#total += chunk.length;
+    const room = this.#max - this.#kept;
+    if (room > 0) {
+      const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+      (this.#chunks ??= []).push(part);
+      this.#kept += part.length;
+    }
+    if (this.#total - this.#kept > DRAIN_LIMIT) {
+      // Not worth reading on: settle with what was kept, and close the connection.
+      this.#finish(true);
+      this.#abortRequest?.(new Error('response body beyond the drain limit'));
+    }
+    return true;
+  }
+
+  onComplete(): void {
+    this.#finish(this.#total > this.#kept);
+  }
+
+  onError(err: Error): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.abort.onabort = undefined;
+    // An abort surfaces as undici's own error: report why we aborted instead.
+    this.reject(this.abort.aborted ? this.abort.reason : err);
+  }
+
+  #finish(truncated: boolean): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.abort.onabort = undefined;
+    const chunks = this.#chunks;
+    const body = !chunks ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.#kept);
+    this.resolve({ statusCode: this.#status, headers: this.#headers, body, truncated });
+  }
+}
