@@ -22,6 +22,12 @@ export class InvalidEventError extends SluiceError {
   override readonly statusCode = 400;
 }
 
+/** A dead-letter redrive request that names no subscription, a bad filter or bad ids. */
+export class InvalidRedriveRequestError extends SluiceError {
+  readonly code = 'SLUICE_ERR_INVALID_REDRIVE';
+  override readonly statusCode = 400;
+}
+
 /** No channel, broker or source at the address. */
 export class NotFoundError extends SluiceError {
   readonly code = 'SLUICE_ERR_NOT_FOUND';

@@ -1,12 +1,8 @@
-import { NotFoundError, SluiceError } from '../errors.js';
+import { InvalidRedriveRequestError, NotFoundError } from '../errors.js';
 import type { ResourceView } from '../runtime/runtime-view.js';
 import type { DeadLetterOwner, DeadLetterOwnerKind } from './dead-letter-store.js';
 
-/** A redrive request that names no subscription, a bad filter or bad ids (400). */
-export class InvalidRedriveRequestError extends SluiceError {
-  readonly code = 'SLUICE_ERR_INVALID_REDRIVE';
-  override readonly statusCode = 400;
-}
+export { InvalidRedriveRequestError };
 
 const KIND_NAMES: Record<string, DeadLetterOwnerKind> = {
   subscription: 'Subscription',

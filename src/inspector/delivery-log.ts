@@ -1,5 +1,4 @@
 import type { DeliveryOutcome, DeliveryTarget, OutcomeInfo } from '../dispatcher/types.js';
-import { encodeData, type EncodedData } from './event-view.js';
 import { RingBuffer } from './ring-buffer.js';
 
 /** One delivery outcome as `GET /api/v1/deliveries` shows it. */
@@ -19,14 +18,6 @@ export interface DeliveryRecordView {
   statusCode: number | null;
   /** Duration of the last attempt to the subscriber; null when none was made. */
   durationMs: number | null;
-}
-
-/** A dead-lettered event: the delivery plus the event as the dead-letter sink got it. */
-export interface DeadLetterView extends DeliveryRecordView, Partial<EncodedData> {
-  /** Attributes including `knativeerrorcode`, `knativeerrordest` and `knativeerrordata`. */
-  attributes: Record<string, string>;
-  dataTruncated?: true;
-  deadLetterUri?: string;
 }
 
 export interface DeliveryQuery {
@@ -52,32 +43,17 @@ interface DeliveryRecord {
   durationMs: number | undefined;
 }
 
-interface DeadLetterRecord extends DeliveryRecord {
-  attributes: Readonly<Record<string, string>>;
-  /** A copy of at most `maxDeadLetterDataBytes`, so the ring never pins a large body. */
-  data: Buffer | undefined;
-  dataTruncated: boolean;
-}
-
 export interface DeliveryLogOptions {
   /** Recent delivery outcomes kept (default 1000). */
   capacity?: number;
-  /** Recent dead letters kept (default 200). */
-  deadLetterCapacity?: number;
-  /** Data bytes kept per dead letter (default 4 KiB). */
-  maxDeadLetterDataBytes?: number;
 }
 
 /** Bounded history of delivery outcomes, fed by the dispatcher's DeliveryObserver. */
 export class DeliveryLog {
   readonly #deliveries: RingBuffer<DeliveryRecord>;
-  readonly #deadLetters: RingBuffer<DeadLetterRecord>;
-  readonly #maxDataBytes: number;
 
   constructor(options: DeliveryLogOptions = {}) {
     this.#deliveries = new RingBuffer(options.capacity ?? 1000);
-    this.#deadLetters = new RingBuffer(options.deadLetterCapacity ?? 200);
-    this.#maxDataBytes = options.maxDeadLetterDataBytes ?? 4096;
   }
 
   get capacity(): number {
@@ -98,23 +74,10 @@ export class DeliveryLog {
       durationMs,
     };
     this.#deliveries.push(rec);
-    if (info.outcome !== 'dead-lettered') return;
-    const dead = info.deadLetter ?? info.event;
-    const data = dead.data && dead.data.length > 0 ? Buffer.from(dead.data.subarray(0, this.#maxDataBytes)) : undefined;
-    this.#deadLetters.push({ ...rec, attributes: dead.attributes, data, dataTruncated: (dead.data?.length ?? 0) > this.#maxDataBytes });
   }
 
   deliveries(q: DeliveryQuery): DeliveryRecordView[] {
     return this.#deliveries.newest(q.limit, matcher(q)).map(view);
-  }
-
-  deadLetters(q: DeliveryQuery): DeadLetterView[] {
-    return this.#deadLetters.newest(q.limit, matcher(q)).map((r) => {
-      const out: DeadLetterView = { ...view(r), attributes: { ...r.attributes }, ...encodeData(r.data) };
-      if (r.dataTruncated) out.dataTruncated = true;
-      if (r.target.deadLetterUri) out.deadLetterUri = r.target.deadLetterUri;
-      return out;
-    });
   }
 }
 

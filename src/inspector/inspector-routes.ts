@@ -12,8 +12,6 @@ export interface InspectorRoutesOptions {
   logger: Logger;
   /** Folder holding index.html, inspector.js and inspector.css (found automatically by default). */
   staticDir?: string;
-  /** False when another plugin serves `GET /api/v1/deadletters` (the dead-letter redrive routes do). */
-  deadLetterRoute?: boolean;
 }
 
 const DEFAULT_LIMIT = 100;
@@ -28,7 +26,8 @@ const PAGE_HEADERS = {
 
 /**
  * The event inspector on the admin port: the page at `/`, the live stream
- * (`/api/v1/stream`, server-sent events), recent deliveries, dead letters and rates.
+ * (`/api/v1/stream`, server-sent events), recent deliveries and rates (dead letters are
+ * served by the dead-letter store's routes, src/deadletters).
  * Added through createAdminApp's `plugins`.
  */
 export function inspectorRoutes(options: InspectorRoutesOptions): (app: FastifyInstance) => Promise<void> {
@@ -56,7 +55,6 @@ export function inspectorRoutes(options: InspectorRoutesOptions): (app: FastifyI
     });
 
     app.get('/api/v1/deliveries', async (req) => ({ items: inspector.deliveries.deliveries(deliveryQuery(req.query, inspector.deliveries.capacity)) }));
-    if (options.deadLetterRoute !== false) app.get('/api/v1/deadletters', async (req) => ({ items: inspector.deliveries.deadLetters(deliveryQuery(req.query, inspector.deliveries.capacity)) }));
 
     app.get('/api/v1/rates', async () => {
       const triggers = triggerKeys(options.runtime);

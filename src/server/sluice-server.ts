@@ -260,8 +260,8 @@ export class SluiceServer {
       resolveKind: (input) => resolveKindName(this.#kinds, input),
       plugins: [
         adminResourcesPlugin(this.liveConfig, this.runtime, this.#kinds, { isDraining: () => this.#draining }),
-        // GET /api/v1/deadletters is served by the dead-letter routes (a superset of the inspector's).
-        inspectorRoutes({ inspector: this.inspector, runtime: this.runtime, logger: o.logger.child({ component: 'inspector' }), deadLetterRoute: false }),
+        // GET /api/v1/deadletters is served by the dead-letter routes, below.
+        inspectorRoutes({ inspector: this.inspector, runtime: this.runtime, logger: o.logger.child({ component: 'inspector' }) }),
         this.deadLetters.routes(),
         this.jobSinks.adminRoutes(),
         (app) => {

@@ -1,7 +1,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
-import type { DeadLetterView, DeliveryRecordView, RateView } from '../../src/inspector/index.js';
+import type { DeliveryRecordView, RateView } from '../../src/inspector/index.js';
+import type { DeadLetterEntryView as DeadLetterView } from '../../src/deadletters/dead-letter-view.js';
 import { channelYaml, startSluice, subscriptionYaml, waitUntil } from '../helpers/sluice.js';
 import { startSink, type RecordingSink } from '../helpers/sink.js';
 import { SseReader } from './sse-reader.js';
