@@ -46,10 +46,7 @@ export async function postEvent(url: string, event: SluiceEvent, o: PostOptions)
   // the rest of our per-attempt work (measured): an AttemptAbort tells our own undici handler.
   const abort = new AttemptAbort();
   const unlink = link(o.signal, abort);
-  const timer = setTimeout(
-    () => abort.abort(new DeliveryTimeoutError(`no complete response from ${url} within ${o.timeoutMs} ms`)),
-    o.timeoutMs,
-  );
+  const timer = setTimeout(timeOut, o.timeoutMs, abort, url, o.timeoutMs);
   let headers: SendResult['headers'] = {};
   try {
     // One object per request, in precedence order: extra headers, the event's, the hop's trace context.
@@ -118,6 +115,11 @@ function splitUrl(url: string): { origin: string; path: string } {
     urlCache.set(url, hit);
   }
   return hit;
+}
+
+/** The attempt timer's callback: one function for all attempts, no closure per attempt. */
+function timeOut(abort: AttemptAbort, url: string, timeoutMs: number): void {
+  abort.abort(new DeliveryTimeoutError(`no complete response from ${url} within ${timeoutMs} ms`));
 }
 
 /**

@@ -19,6 +19,34 @@ export function isCeHeader(name: string): boolean {
   return name.length >= 3 && name.charCodeAt(2) === 0x2d && (name.charCodeAt(0) | 0x20) === 0x63 && (name.charCodeAt(1) | 0x20) === 0x65;
 }
 
+// The same few header names arrive and leave with every event: map each once (bounded,
+// so a flood of distinct extension names cannot grow them without end).
+const NAME_CACHE_MAX = 512;
+const attributeOfHeader = new Map<string, string>();
+const headerOfAttribute = new Map<string, string>();
+
+/** The attribute a ce- header carries (checked), from the cache when seen before. */
+function attributeName(key: string): string {
+  let name = attributeOfHeader.get(key);
+  if (name !== undefined) return name;
+  name = key.slice(3).toLowerCase();
+  if (!isValidExtensionName(name)) throw new InvalidEventError(invalidNameMessage(name, `header ${key}`));
+  if (attributeOfHeader.size >= NAME_CACHE_MAX) attributeOfHeader.clear();
+  attributeOfHeader.set(key, name);
+  return name;
+}
+
+/** `ce-<name>`, from the cache when seen before. */
+function ceHeaderName(name: string): string {
+  let header = headerOfAttribute.get(name);
+  if (header === undefined) {
+    header = 'ce-' + name;
+    if (headerOfAttribute.size >= NAME_CACHE_MAX) headerOfAttribute.clear();
+    headerOfAttribute.set(name, header);
+  }
+  return header;
+}
+
 /** The attributes carried by ce- headers (names lower-cased, values percent-decoded), unchecked. */
 export function attributesFromHeaders(headers: HttpHeaders): Record<string, string> {
   const attributes: Record<string, string> = {};
@@ -26,9 +54,7 @@ export function attributesFromHeaders(headers: HttpHeaders): Record<string, stri
     if (!isCeHeader(key)) continue;
     const raw = headerValue(headers[key]);
     if (raw === undefined) continue;
-    const name = key.slice(3).toLowerCase();
-    if (!isValidExtensionName(name)) throw new InvalidEventError(invalidNameMessage(name, `header ${key}`));
-    attributes[name] = decodeHeaderValue(raw, key);
+    attributes[attributeName(key)] = decodeHeaderValue(raw, key);
   }
   return attributes;
 }
@@ -96,7 +122,7 @@ export function writeBinaryHeaders(event: SluiceEvent, headers: Record<string, s
       headers['content-type'] = v;
       continue;
     }
-    headers['ce-' + name] = encodeHeaderValue(v);
+    headers[ceHeaderName(name)] = encodeHeaderValue(v);
   }
   if (!w3c) return;
   const tp = attrs.traceparent;
