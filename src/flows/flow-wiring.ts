@@ -5,7 +5,7 @@ import type { DeliveryTarget } from '../dispatcher/index.js';
 import type { SluiceEvent } from '../events/types.js';
 import type { ChannelTemplate, Condition, Destination } from '../resources/types.js';
 import { DestinationError, type ResolvedDestination } from '../runtime/addressing.js';
-import type { IngressTarget } from '../runtime/ingress-targets.js';
+import type { AddressOwner, IngressTarget } from '../runtime/ingress-targets.js';
 import type { ReconcileContext } from '../runtime/runtime.js';
 import { resolveDeliveryPolicy, type DeliveryPolicy, type DeliverySpec } from '../subscriptions/index.js';
 import { SubscriptionManager } from '../subscriptions/subscription-manager.js';
@@ -61,12 +61,17 @@ interface Applied {
 
 /** A flow's channel as an ingress address: 202 once the channel stored the event. */
 export class FlowChannelIngress implements IngressTarget {
+  /** The Sequence or Parallel: its ingress token protects every address of the flow. */
+  readonly owner: AddressOwner;
   constructor(
     readonly kind: 'sequence' | 'parallel',
     readonly namespace: string,
     readonly name: string,
     readonly channel: Channel,
-  ) {}
+    flowName: string,
+  ) {
+    this.owner = { kind, namespace, name: flowName };
+  }
 
   notReadyReason(): string | undefined {
     if (this.channel.ready()) return undefined;
@@ -205,7 +210,7 @@ export class FlowWiring {
       const { key, channel } = built[i]!;
       const current = runtime.targets.paths.get(c.path);
       if (!(current instanceof FlowChannelIngress) || current.channel !== channel) {
-        runtime.targets.paths.set(c.path, new FlowChannelIngress(this.#kind, ns, c.name, channel));
+        runtime.targets.paths.set(c.path, new FlowChannelIngress(this.#kind, ns, c.name, channel, resourceKey.slice(ns.length + 1)));
       }
       channels.commit(key);
       paths.push(c.path);

@@ -7,14 +7,25 @@ export interface IngressTarget {
   readonly kind: 'channel' | 'broker' | 'display' | 'sequence' | 'parallel' | 'transform' | 'jobsink';
   readonly namespace: string;
   readonly name: string;
+  /** The resource this address is part of, when not the target itself (a flow's channel: its Sequence or Parallel). */
+  readonly owner?: AddressOwner;
   /** undefined when ready; otherwise why not (answered as 503). */
   notReadyReason(): string | undefined;
   /** Resolves once every event is stored; rejects with a SluiceError otherwise. */
   accept(events: readonly SluiceEvent[]): Promise<void>;
 }
 
-/** Handles plain HTTP requests for a path prefix (the activator's `/services/<ns>/<name>/`). */
-export type RawRouteHandler = (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply, rest: string) => Promise<void>;
+/** What an ingress address belongs to: the resource whose annotations protect it. */
+export type AddressOwner = Pick<IngressTarget, 'kind' | 'namespace' | 'name'>;
+
+/**
+ * Handles plain HTTP requests for a path prefix (the activator's `/services/<ns>/<name>/`),
+ * or for an addressable kind's path (a transform); `owner` names the resource whose
+ * ingress token applies to it.
+ */
+export type RawRouteHandler = ((request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply, rest: string) => Promise<void>) & {
+  readonly owner?: AddressOwner;
+};
 
 /**
  * The public addresses the runtime has wired, looked up per request by the ingress.
@@ -39,5 +50,5 @@ export class IngressTargets {
    * says why not (401). One hook for every target kind, so brokers get it without their
    * targets knowing about auth.
    */
-  authorize?: (target: IngressTarget, headers: import('node:http').IncomingHttpHeaders) => string | undefined;
+  authorize?: (target: AddressOwner, headers: import('node:http').IncomingHttpHeaders) => string | undefined;
 }

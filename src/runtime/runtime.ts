@@ -10,12 +10,25 @@ import type { ChannelStatsEntry, Metrics } from '../observability/metrics.js';
 import type { ChannelTemplate, LoadedResource, Resource, ResourceStatus, SecretResource, SubscriptionSpec } from '../resources/types.js';
 import { nsKey } from '../resources/types.js';
 import type { ResourceView, RuntimeView } from './runtime-view.js';
-import { IngressTargets, type IngressTarget } from './ingress-targets.js';
+import { IngressTargets, type AddressOwner, type IngressTarget } from './ingress-targets.js';
 import type { DeliverySpec } from '../subscriptions/delivery-spec.js';
 import { resolveDeliveryPolicy } from '../subscriptions/index.js';
 import { AddressResolver, DestinationError } from './addressing.js';
 import { channelCycles, loopAllowed, loopMessage, LoopReporter, subscriptionSelfLoop, type ChannelEdge } from './loop-guard.js';
 import { mergeStatus, readyStatus } from './status.js';
+
+
+/**
+ * The resource kind behind each kind of ingress address other than channels (whose kind
+ * is the channel's own): its annotations, such as the ingress token, apply to the address.
+ */
+const RESOURCE_KIND_OF: Partial<Record<AddressOwner['kind'], string>> = {
+  broker: 'Broker',
+  sequence: 'Sequence',
+  parallel: 'Parallel',
+  transform: 'EventTransform',
+  jobsink: 'JobSink',
+};
 
 export interface RuntimeOptions {
   logger: Logger;
@@ -125,9 +138,9 @@ export class SluiceRuntime implements RuntimeView, ReconcileContext {
     options.metrics.observeChannels(() => this.channelStats());
   }
 
-  /** The Broker or channel resource behind an ingress target (whose annotations say how it is protected). */
-  resourceAt(target: Pick<IngressTarget, 'kind' | 'namespace' | 'name'>): Resource | undefined {
-    const kind = target.kind === 'broker' ? 'Broker' : target.kind === 'channel' ? this.#channels.get(nsKey(target.namespace, target.name))?.resourceKind : undefined;
+  /** The resource behind an ingress address (whose annotations say how it is protected). */
+  resourceAt(target: AddressOwner): Resource | undefined {
+    const kind = target.kind === 'channel' ? this.#channels.get(nsKey(target.namespace, target.name))?.resourceKind : RESOURCE_KIND_OF[target.kind];
     return kind ? this.#resources.get(SluiceRuntime.key(kind, target.namespace, target.name))?.resource : undefined;
   }
 

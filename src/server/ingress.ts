@@ -171,7 +171,7 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
     }
     if (!target) return sendError(reply, new NotFoundError(`${what} not found`));
     // Per-address bearer token (annotation sluice.dev/ingress-token-secret), before anything else is said about the target.
-    const denied = targets.authorize?.(target, req.headers);
+    const denied = targets.authorize?.(target.owner ?? target, req.headers);
     if (denied) {
       reply.header('WWW-Authenticate', 'Bearer');
       return sendError(reply, new UnauthorizedError(`${what}: ${denied}`));
@@ -228,7 +228,12 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
       if (targets.paths.size) {
         const extra = targets.paths.get(parts.join('/'));
         if (typeof extra === 'function') {
-          // Such handlers answer the request themselves; a draining broker still refuses new work.
+          // Such handlers answer the request themselves; the address's token and a draining broker still apply.
+          const denied = extra.owner ? targets.authorize?.(extra.owner, req.headers) : undefined;
+          if (denied) {
+            reply.header('WWW-Authenticate', 'Bearer');
+            return sendError(reply, new UnauthorizedError(`${extra.owner!.kind} ${nsKey(extra.owner!.namespace, extra.owner!.name)}: ${denied}`));
+          }
           if (options.isDraining()) return sendError(reply, new UnavailableError('sluice is shutting down'));
           return extra(req, reply, q === -1 ? '' : req.url.slice(q));
         }

@@ -62,7 +62,8 @@ export class EventTransformReconciler implements Reconciler {
         endpoint.configure({ ...endpoint.config, transform, reply });
         entry = { endpoint, sources };
         this.#entries.set(key, entry);
-        runtime.targets.paths.set(transformPath(namespace, name), endpoint.handle);
+        // The owner lets the ingress apply the EventTransform's own ingress token.
+        runtime.targets.paths.set(transformPath(namespace, name), Object.assign(endpoint.handle, { owner: { kind: 'transform' as const, namespace, name } }));
       }
       desired.add(key);
       compiled.push({ resource, entry });
