@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { BufferBudget } from '../channels/memory/index.js';
 import type { ContainerSupport } from '../container/index.js';
 import { NotFoundError } from '../errors.js';
 import type { SpawnSupervised } from '../process/index.js';
@@ -17,6 +18,8 @@ export interface JobSinkReconcilerOptions {
   statusJobs?: number;
   /** Finished jobs kept per JobSink (default 100). */
   history?: number;
+  /** The process-wide byte budget (`--max-buffered-bytes`) queued and running jobs' events count against. */
+  budget?: BufferBudget | undefined;
   spawn?: SpawnSupervised;
 }
 
@@ -82,6 +85,7 @@ export class JobSinkReconciler implements Reconciler {
             onChange: () => this.#changed(key),
             ...(this.#o.history ? { history: this.#o.history } : {}),
             ...(this.#o.spawn ? { spawn: this.#o.spawn } : {}),
+            budget: this.#o.budget,
           },
           resource.spec,
           annotations,

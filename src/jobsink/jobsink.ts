@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import type { SpawnSupervised, SupervisedProcess } from '../process/index.js';
 import type { EnvLookup } from '../runtime/env-resolver.js';
 import type { IngressTarget } from '../runtime/ingress-targets.js';
+import { eventBytes, type BufferBudget } from '../channels/memory/index.js';
 import { launchAttempt } from './job-launcher.js';
 import { DEFAULT_BACKOFF_LIMIT, jobRunner, type JobRunner, type JobSinkLimits, type JobSinkSpec } from './jobsink-kind.js';
 
@@ -56,6 +57,8 @@ interface Job {
   spec: JobSinkSpec;
   runner: JobRunner;
   limits: JobSinkLimits;
+  /** What the event holds of the process's buffer budget until the job is over (0 once released). */
+  bytes: number;
   proc?: SupervisedProcess | undefined;
   /** Wakes a backoff wait early (stop). */
   wake?: (() => void) | undefined;
@@ -73,6 +76,12 @@ export interface JobSinkOptions {
   /** Finished jobs kept for the admin API (default 100). */
   history?: number;
   spawn?: SpawnSupervised;
+  /**
+   * The process-wide byte budget the in-memory channels share (`--max-buffered-bytes`):
+   * a job's event holds its bytes until the job is over, so queued jobs are bounded in
+   * bytes as well as in count.
+   */
+  budget?: BufferBudget | undefined;
 }
 
 const BACKOFF_CAP_MS = 60_000;
@@ -139,8 +148,19 @@ export class JobSink implements IngressTarget {
         ),
       );
     }
+    const sizes = events.map(eventBytes);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const budget = this.#o.budget;
+    if (budget && !budget.tryReserve(total)) {
+      return Promise.reject(
+        new JobQueueFullError(
+          `sluice's in-memory buffers are full (${budget.usedBytes} of ${budget.maxBytes} bytes held across channels and job sinks, --max-buffered-bytes); ` +
+            `JobSink ${this.namespace}/${this.name} cannot hold ${total} more bytes of events; retry later`,
+        ),
+      );
+    }
     const runner = this.runner;
-    for (const event of events) {
+    for (const [i, event] of events.entries()) {
       const a = event.attributes;
       const record: JobRecord = {
         id: `${a.id ?? ''}-${++this.#seq}`,
@@ -152,7 +172,7 @@ export class JobSink implements IngressTarget {
         attempts: 0,
         createdAt: new Date().toISOString(),
       };
-      this.#queue.push({ record, event, spec: this.#spec, runner, limits: this.#limits });
+      this.#queue.push({ record, event, spec: this.#spec, runner, limits: this.#limits, bytes: budget ? sizes[i]! : 0 });
       this.#history.push(record);
     }
     this.#prune();
@@ -314,6 +334,10 @@ export class JobSink implements IngressTarget {
     const r = job.record;
     // Counted as done at once, so the counts never show a job both running and finished.
     this.#running.delete(job);
+    if (job.bytes) {
+      this.#o.budget?.release(job.bytes);
+      job.bytes = 0;
+    }
     r.state = state;
     r.reason = what.reason;
     if (what.message) r.message = what.message;

@@ -233,7 +233,7 @@ export class SluiceServer {
       // Emits to Sluice's own channels stay on this host even when --public-url is a tunnel.
       localIngressUrl: () => this.ingressUrl || undefined,
     });
-    this.jobSinks = new JobSinkReconciler({ containers: this.containers });
+    this.jobSinks = new JobSinkReconciler({ containers: this.containers, budget: this.bufferBudget });
     for (const r of [this.displays, this.brokers, this.brokers.triggers, this.services, this.sources, this.jobSinks, ...kindReconcilers(options.kinds)]) this.runtime.addReconciler(r);
     this.ingress = createIngressApp({
       targets: this.targets,

@@ -165,6 +165,26 @@ describe('JobSink with a local process', () => {
     assert.equal((await post(url, 's6')).status, 202);
   });
 
+  test("queued jobs' events count against --max-buffered-bytes: 429 naming it before the count limit, room again once jobs end", async () => {
+    const sink = await startSink();
+    open.push(sink);
+    // Room for about three 20 KiB events in the whole process; the count limit (100 queued) is far off.
+    const s = await startSluice(jobSinkYaml('bytes', sink.url, { sleepMs: 300, annotations: { 'sluice.dev/max-concurrent-jobs': '1' } }), { maxBufferedBytes: 70_000 });
+    open.push(s);
+    const url = `${s.url}/jobsinks/default/bytes`;
+    const big = 'x'.repeat(20_000);
+    const codes: number[] = [];
+    for (const id of ['b1', 'b2', 'b3', 'b4']) codes.push((await post(url, id, { big })).status);
+    assert.deepEqual(codes, [202, 202, 202, 429]);
+    const full = await post(url, 'b5', { big });
+    assert.equal(full.status, 429);
+    assert.match(((await full.json()) as { error: string }).error, /--max-buffered-bytes/);
+    assert.ok(s.bufferBudget.usedBytes > 60_000, `held ${s.bufferBudget.usedBytes}`);
+    await waitUntil(() => statusOf(s, 'bytes').jobs?.succeeded === 3, 10_000, '3 jobs done');
+    assert.equal(s.bufferBudget.usedBytes, 0, 'every finished job gave its bytes back');
+    assert.equal((await post(url, 'b6', { big })).status, 202);
+  });
+
   test('a JobSink is a Trigger subscriber by ref', async () => {
     const sink = await startSink();
     open.push(sink);
