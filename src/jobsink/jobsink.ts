@@ -137,8 +137,13 @@ export class JobSink implements IngressTarget {
     return this.#closed ? 'the JobSink is being removed' : undefined;
   }
 
-  accept(events: readonly SluiceEvent[]): Promise<void> {
+  accept(incoming: readonly SluiceEvent[]): Promise<void> {
     if (this.#closed) return Promise.reject(new UnavailableError(`JobSink ${this.namespace}/${this.name} is being removed`));
+    // At least once upstream means the same event may come again: like Knative, which names
+    // the Job after the event, an event (source + id) that already has a job among the
+    // kept ones starts none (one cancelled by a shutdown or removal may start again).
+    const events = this.#withoutJobs(incoming);
+    if (events.length === 0) return Promise.resolve();
     const { maxConcurrent, maxQueued } = this.#limits;
     const room = Math.max(0, maxConcurrent - this.#running.size) + Math.max(0, maxQueued - this.#queue.length);
     if (events.length > room) {
@@ -179,6 +184,22 @@ export class JobSink implements IngressTarget {
     this.#pump();
     this.#o.onChange();
     return Promise.resolve();
+  }
+
+  #withoutJobs(events: readonly SluiceEvent[]): readonly SluiceEvent[] {
+    const seen = new Set<string>();
+    for (const r of this.#history) if (r.state !== 'cancelled') seen.add(`${r.eventSource}\n${r.eventId}`);
+    const out: SluiceEvent[] = [];
+    for (const e of events) {
+      const key = `${e.attributes.source ?? ''}\n${e.attributes.id ?? ''}`;
+      if (seen.has(key)) {
+        this.#log.debug({ eventId: e.attributes.id, eventSource: e.attributes.source }, 'event already has a job; none started');
+        continue;
+      }
+      seen.add(key);
+      out.push(e);
+    }
+    return out;
   }
 
   /** Jobs by state, and the recent ones (newest first). */

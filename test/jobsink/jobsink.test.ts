@@ -185,6 +185,29 @@ describe('JobSink with a local process', () => {
     assert.equal((await post(url, 'b6', { big })).status, 202);
   });
 
+  test('a redelivered event (same source and id) starts no second job, as Knative names the Job after the event', async () => {
+    const sink = await startSink();
+    open.push(sink);
+    const s = await startSluice(jobSinkYaml('once', sink.url, { sleepMs: 100 }));
+    open.push(s);
+    const url = `${s.url}/jobsinks/default/once`;
+    assert.equal((await post(url, 'd1')).status, 202);
+    assert.equal((await post(url, 'd1')).status, 202, 'while the first job runs');
+    await waitUntil(() => statusOf(s, 'once').jobs?.succeeded === 1, 10_000, 'the job done');
+    assert.equal((await post(url, 'd1')).status, 202, 'after it succeeded');
+    // The same id from another source is another event.
+    const other = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'd1', 'ce-source': 'elsewhere', 'ce-type': 'test.job' },
+      body: '{}',
+    });
+    assert.equal(other.status, 202);
+    await waitUntil(() => statusOf(s, 'once').jobs?.succeeded === 2, 10_000, 'the second event done');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(s.jobSinks.sinks.get('default/once')!.jobs().length, 2, 'two jobs: one per event');
+    assert.equal(sink.requests.length, 2);
+  });
+
   test('a JobSink is a Trigger subscriber by ref', async () => {
     const sink = await startSink();
     open.push(sink);
