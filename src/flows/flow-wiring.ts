@@ -3,7 +3,9 @@ import type { Channel } from '../channels/channel.js';
 import { ChannelManager } from '../channels/channel-manager.js';
 import type { DeliveryTarget } from '../dispatcher/index.js';
 import type { SluiceEvent } from '../events/types.js';
-import type { ChannelTemplate, Condition, Destination } from '../resources/types.js';
+import type { ChannelTemplate, Condition, Destination, ObjectMeta } from '../resources/types.js';
+import { ownPathOf } from '../runtime/ingress-address.js';
+import { ALLOW_LOOP_ANNOTATION, loopAllowed } from '../runtime/loop-guard.js';
 import { DestinationError, type ResolvedDestination } from '../runtime/addressing.js';
 import type { AddressOwner, IngressTarget } from '../runtime/ingress-targets.js';
 import type { ReconcileContext } from '../runtime/runtime.js';
@@ -18,6 +20,34 @@ export class FlowNotReady extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * A flow whose own destinations (a step's or branch's subscriber, a reply) lead back into
+ * the flow itself: every event would go round for ever. Not wired unless the flow is
+ * annotated sluice.dev/allow-loop: "true" (as for Triggers and Subscriptions); undefined
+ * when no destination loops. `ownPath` is the flow's address path (its channels' paths
+ * start with it).
+ */
+export function flowSelfLoop(
+  destinations: ReadonlyArray<{ readonly field: string; readonly url: string | undefined }>,
+  ownPath: string,
+  kind: 'Sequence' | 'Parallel',
+  meta: Pick<ObjectMeta, 'annotations'>,
+  bases: readonly string[],
+): FlowNotReady | undefined {
+  if (loopAllowed(meta)) return undefined;
+  for (const { field, url } of destinations) {
+    if (url === undefined) continue;
+    const path = ownPathOf(url, bases);
+    if (path === undefined || (path !== ownPath && !path.startsWith(ownPath + '/'))) continue;
+    return new FlowNotReady(
+      `DestinationIs${kind}Itself`,
+      `${field} (${url}) is an address of this ${kind} itself: every event would go round it for ever. ` +
+        `Not wired; if the loop is intended, annotate the ${kind} ${ALLOW_LOOP_ANNOTATION}: "true"`,
+    );
+  }
+  return undefined;
 }
 
 /** One channel of a flow: built under `name` (`sequence.<seq>.<i>`), taking events at `path` on the ingress. */

@@ -4,7 +4,7 @@ import { nsKey } from '../resources/types.js';
 import type { ReconcileContext, Reconciler } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
 import { PARALLEL_KIND, type ParallelSpec } from './flow-kinds.js';
-import { deliveryOf, FlowNotReady, FlowWiring, resolveOrThrow, type FlowPlan, type FlowWired, type PlannedChannel, type PlannedSubscription } from './flow-wiring.js';
+import { deliveryOf, flowSelfLoop, FlowNotReady, FlowWiring, resolveOrThrow, type FlowPlan, type FlowWired, type PlannedChannel, type PlannedSubscription } from './flow-wiring.js';
 
 const MESSAGING_V1 = 'messaging.knative.dev/v1';
 
@@ -82,6 +82,8 @@ export class ParallelReconciler implements Reconciler {
     const parallelReply = r.spec.reply ? resolveOrThrow(runtime, r.spec.reply, ns, 'spec.reply', 'ReplyResolveFailed').url : undefined;
     const channels: PlannedChannel[] = [{ name: parallelChannelName(name), path: parallelPath(ns, name) }];
     const subscriptions: PlannedSubscription[] = [];
+    // Where the user's own destinations lead (the flow's internal hops are its own by design).
+    const destinations: Array<{ field: string; url: string | undefined }> = [{ field: 'spec.reply', url: parallelReply }];
     for (const [i, b] of r.spec.branches.entries()) {
       const where = `spec.branches[${i}]`;
       const branchChannel = channels.push({ name: parallelChannelName(name, i), path: parallelBranchPath(ns, name, i) }) - 1;
@@ -90,6 +92,7 @@ export class ParallelReconciler implements Reconciler {
       const filter = b.filter ? resolveOrThrow(runtime, b.filter, ns, `${where}.filter`, 'FilterResolveFailed') : undefined;
       const subscriber = resolveOrThrow(runtime, b.subscriber, ns, `${where}.subscriber`, 'SubscriberResolveFailed');
       const reply = b.reply ? resolveOrThrow(runtime, b.reply, ns, `${where}.reply`, 'ReplyResolveFailed').url : parallelReply;
+      destinations.push({ field: `${where}.filter`, url: filter?.url }, { field: `${where}.subscriber`, url: subscriber.url }, { field: `${where}.reply`, url: b.reply ? reply : undefined });
       subscriptions.push({
         name: `${name}-kn-parallel-filter-${i}`,
         channel: 0,
@@ -110,6 +113,8 @@ export class ParallelReconciler implements Reconciler {
         policy,
       });
     }
+    const loop = flowSelfLoop(destinations, parallelPath(ns, name), 'Parallel', r.metadata, [runtime.publicUrl]);
+    if (loop) throw loop;
     return { namespace: ns, template: r.spec.channelTemplate ?? runtime.defaultChannelTemplate, channels, subscriptions };
   }
 

@@ -4,7 +4,7 @@ import { nsKey } from '../resources/types.js';
 import type { ReconcileContext, Reconciler } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
 import { SEQUENCE_KIND, type SequenceSpec } from './flow-kinds.js';
-import { deliveryOf, FlowNotReady, FlowWiring, resolveOrThrow, type FlowPlan, type FlowWired, type PlannedSubscription } from './flow-wiring.js';
+import { deliveryOf, flowSelfLoop, FlowNotReady, FlowWiring, resolveOrThrow, type FlowPlan, type FlowWired, type PlannedSubscription } from './flow-wiring.js';
 
 const MESSAGING_V1 = 'messaging.knative.dev/v1';
 
@@ -101,6 +101,14 @@ export class SequenceReconciler implements Reconciler {
         policy,
       };
     });
+    const loop = flowSelfLoop(
+      [...subscriptions.map((s, i) => ({ field: `spec.steps[${i}]`, url: s.subscriberUri })), { field: 'spec.reply', url: replyUrl }],
+      sequencePath(ns, name),
+      'Sequence',
+      r.metadata,
+      [runtime.publicUrl],
+    );
+    if (loop) throw loop;
     return {
       namespace: ns,
       template: r.spec.channelTemplate ?? runtime.defaultChannelTemplate,
