@@ -106,5 +106,11 @@ export function decodeMark(text: string | null | undefined): RedriveMark | undef
 /** A mark's stored form; comparing these is how a claim checks nobody changed the mark since it was read. */
 export function encodeMark(mark: RedriveMark | undefined): string {
   if (!mark) return '';
-  return JSON.stringify({ at: mark.at, outcome: mark.outcome, ...(mark.statusCode !== undefined ? { statusCode: mark.statusCode } : {}), redriveCount: mark.redriveCount });
+  return JSON.stringify({
+    at: mark.at,
+    outcome: mark.outcome,
+    ...(mark.statusCode !== undefined ? { statusCode: mark.statusCode } : {}),
+    redriveCount: mark.redriveCount,
+    ...(mark.until !== undefined ? { until: mark.until } : {}),
+  });
 }

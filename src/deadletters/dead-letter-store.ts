@@ -23,6 +23,19 @@ export interface RedriveMark {
   readonly statusCode?: number | undefined;
   /** The `sluiceredrivecount` the resent event carried. */
   readonly redriveCount: number;
+  /**
+   * With `sending`: when the claim lapses (RFC 3339), past the longest the redrive could
+   * take under its policy. A claim left by a replica that died mid-redrive then no longer
+   * blocks the entry; before it lapses only `force` sends the entry again.
+   */
+  readonly until?: string | undefined;
+}
+
+/** True for a `sending` claim whose `until` has passed (its redrive cannot still be running). */
+export function claimLapsed(mark: RedriveMark | undefined, now: number): boolean {
+  if (mark?.outcome !== 'sending' || mark.until === undefined) return false;
+  const until = Date.parse(mark.until);
+  return Number.isFinite(until) && until < now;
 }
 
 /** One dead-lettered event as a DeadLetterStore keeps it. */

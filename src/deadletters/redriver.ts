@@ -2,7 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { DeliveryObserver, OutcomeInfo } from '../dispatcher/types.js';
 import type { SluiceEvent } from '../events/types.js';
-import type { DeadLetterEntry, DeadLetterFilter, DeadLetterOwner, DeadLetterStore, RedriveMark } from './dead-letter-store.js';
+import { claimLapsed, type DeadLetterEntry, type DeadLetterFilter, type DeadLetterOwner, type DeadLetterStore, type RedriveMark } from './dead-letter-store.js';
+import { DEFAULT_DELIVERY_TIMEOUT_MS } from '../dispatcher/dispatcher.js';
+import { retryDelayMs } from '../subscriptions/backoff.js';
+import type { DeliveryPolicy } from '../subscriptions/delivery-spec.js';
 import type { DeliveryTargetDirectory } from './delivery-targets.js';
 import { formatRef } from './subscription-ref.js';
 import { NotReadyError } from '../errors.js';
@@ -99,6 +102,10 @@ export class Redriver implements DeliveryObserver {
     return this.#closing.signal.aborted || this.#o.isClosed();
   }
 
+  #now(): number {
+    return (this.#o.clock ?? Date.now)();
+  }
+
   /** Stops the redrives in flight after their current attempt; what they did not send stays in the store. */
   close(): void {
     this.#closing.abort();
@@ -133,7 +140,7 @@ export class Redriver implements DeliveryObserver {
       items.push(result);
       const eventKey = `${a.source} ${a.id}`;
       if (!entry.redrivable) result.reason = 'the event was too large to be kept whole; only its first bytes are listed';
-      else if (entry.redriven && !req.force) result.reason = `already redriven at ${entry.redriven.at} (${entry.redriven.outcome}); use force to send it again`;
+      else if (entry.redriven && !req.force && !claimLapsed(entry.redriven, this.#now())) result.reason = `already redriven at ${entry.redriven.at} (${entry.redriven.outcome}); use force to send it again`;
       else if (seen.has(eventKey)) result.reason = 'a newer dead letter of the same event is redriven in this request';
       else {
         seen.add(eventKey);
@@ -151,7 +158,7 @@ export class Redriver implements DeliveryObserver {
       const worker = async () => {
         while (next < toSend.length) {
           const job = toSend[next++]!;
-          await this.#send(job.entry, job.result, current.handler, current.target.policy.retry);
+          await this.#send(job.entry, job.result, current.handler, current.target.policy);
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.#concurrency, toSend.length) }, worker));
@@ -166,10 +173,11 @@ export class Redriver implements DeliveryObserver {
     return response;
   }
 
-  async #send(entry: DeadLetterEntry, result: RedriveResult, handler: (e: SluiceEvent, c: { attempt: number }) => Promise<{ outcome: string; delayMs?: number }>, retry: number): Promise<void> {
+  async #send(entry: DeadLetterEntry, result: RedriveResult, handler: (e: SluiceEvent, c: { attempt: number }) => Promise<{ outcome: string; delayMs?: number }>, policy: DeliveryPolicy): Promise<void> {
+    const retry = policy.retry;
     const { event, count } = redrivenEvent(entry.event);
-    const now = () => new Date((this.#o.clock ?? Date.now)()).toISOString();
-    const claim: RedriveMark = { at: now(), outcome: 'sending', redriveCount: count };
+    const now = () => new Date(this.#now()).toISOString();
+    const claim: RedriveMark = { at: now(), outcome: 'sending', redriveCount: count, until: new Date(this.#now() + claimLifetimeMs(policy, retry)).toISOString() };
     // Claimed only if no other request changed the mark since it was read.
     let claimed: boolean;
     try {
@@ -213,4 +221,19 @@ export class Redriver implements DeliveryObserver {
       this.#o.logger.warn({ err, entryId: entry.entryId }, 'recording the outcome of a redrive failed');
     }
   }
+}
+
+/** A claim's slack beyond the policy's worst case (a slow reply, a dead-letter sink, a pause). */
+const CLAIM_SLACK_MS = 5 * 60_000;
+
+/**
+ * How long a redrive may run under `policy`: every attempt timing out, every wait at its
+ * longest, and the same again for a reply or dead-letter send; plus slack.
+ */
+function claimLifetimeMs(policy: DeliveryPolicy, retry: number): number {
+  const attempts = retry + 1;
+  const timeout = policy.timeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS;
+  let waits = 0;
+  for (let i = 1; i < attempts; i++) waits += retryDelayMs(policy, i);
+  return 2 * (attempts * timeout + waits) + CLAIM_SLACK_MS;
 }

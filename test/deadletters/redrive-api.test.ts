@@ -165,3 +165,38 @@ describe('dead-letter redrive (admin API)', () => {
     assert.equal(badQuery.status, 400);
   });
 });
+
+describe('a redrive claim left by a replica that died mid-redrive', () => {
+  test('blocks the entry until it lapses (past the policy worst case), then a plain redrive sends it', async () => {
+    const subscriber = await startSink(fail500);
+    const dls = await startSink();
+    const s = await startSluice(channelYaml('lapse') + subscriptionYaml('lapse-sub', 'lapse', subscriber.url, `  delivery: {retry: 0, deadLetterSink: {uri: "${dls.url}"}}\n`));
+    try {
+      const emit = emitterFor(httpTransport(`${s.url}/channels/default/lapse`), { mode: Mode.BINARY });
+      for (const id of ['l-1', 'l-2']) await emit(new CloudEvent({ id, source: '/shop', type: 'order.created', data: {} }));
+      await dls.waitFor(2);
+      const SUB = 'subscription/default/lapse-sub';
+      await waitUntil(async () => (await list(s, `?subscription=${SUB}`)).length === 2, 5000, 'two dead letters');
+      const entries = await list(s, `?subscription=${SUB}`);
+      const byId = Object.fromEntries(entries.map((e) => [e.eventId, e.entryId]));
+      // What a replica leaves when it dies after claiming: `sending`, one claim lapsed, one not.
+      const at = new Date(Date.now() - 3_600_000).toISOString();
+      assert.equal(await s.deadLetters.store.markRedriven(byId['l-1']!, { at, outcome: 'sending', redriveCount: 1, until: new Date(Date.now() - 1000).toISOString() }, { current: undefined }), true);
+      assert.equal(await s.deadLetters.store.markRedriven(byId['l-2']!, { at, outcome: 'sending', redriveCount: 1, until: new Date(Date.now() + 3_600_000).toISOString() }, { current: undefined }), true);
+      subscriber.setResponder(ok202);
+      const before = subscriber.requests.length;
+      const r = await redrive(s, { subscription: SUB });
+      assert.equal(r.status, 200);
+      const outcome = Object.fromEntries(r.body.items.map((i) => [i.eventId, i.outcome]));
+      assert.deepEqual(outcome, { 'l-1': 'delivered', 'l-2': 'skipped' });
+      assert.deepEqual(ids(subscriber).slice(before), ['l-1'], 'only the entry whose claim lapsed was sent');
+      const after = await list(s, `?subscription=${SUB}`);
+      const l1 = after.find((e) => e.eventId === 'l-1')!;
+      assert.equal(l1.redriven?.outcome, 'delivered');
+    } finally {
+      await s.close();
+      await subscriber.close();
+      await dls.close();
+    }
+  });
+});
