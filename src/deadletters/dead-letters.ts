@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { DeliveryObserver, OutcomeInfo } from '../dispatcher/types.js';
+import type { DeadLetterOwnerKind } from './dead-letter-store.js';
 import { deadLetterRoutes } from './dead-letter-routes.js';
 import { DeliveryTargetDirectory } from './delivery-targets.js';
 import { MemoryDeadLetterStore, type MemoryDeadLetterStoreOptions } from './memory-dead-letter-store.js';
@@ -19,8 +20,11 @@ export interface DeadLettersOptions {
   directory?: DeliveryTargetDirectory;
   /** Stores in the durable channel backends: Subscriptions on those channels keep their dead letters there. */
   backends?: readonly BackendDeadLetterStore[];
-  /** The backend channel kind of a channel (`NatsJetStreamChannel`, `RedisChannel`, `InMemoryChannel`); undefined when unknown. */
-  channelKindOf?: (namespace: string, channel: string) => string | undefined;
+  /**
+   * The backend channel kind (`NatsJetStreamChannel`, `RedisChannel`, `InMemoryChannel`) of
+   * a channel, or of a Broker's backing channel when `owner` is `Trigger`; undefined when unknown.
+   */
+  channelKindOf?: (namespace: string, resource: string, owner: DeadLetterOwnerKind) => string | undefined;
 }
 
 /**

@@ -7,8 +7,8 @@ import type { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
 export interface TieredDeadLetterStoreOptions {
   memory: MemoryDeadLetterStore;
   backends: readonly BackendDeadLetterStore[];
-  /** The backend channel kind of a Subscription's channel (`NatsJetStreamChannel`...); undefined when unknown. */
-  channelKindOf: (namespace: string, channel: string) => string | undefined;
+  /** The backend channel kind of a Subscription's channel, or of a Trigger's Broker (`NatsJetStreamChannel`...); undefined when unknown. */
+  channelKindOf: (namespace: string, resource: string, owner: DeadLetterOwnerKind) => string | undefined;
   kindOf: (target: DeliveryTarget) => DeadLetterOwnerKind;
   logger: Logger;
 }
@@ -36,7 +36,7 @@ export class TieredDeadLetterStore implements DeadLetterStore, DeliveryObserver 
     if (info.outcome !== 'dead-lettered') return;
     const t = info.target;
     const kind = this.#o.kindOf(t);
-    const backend = kind === 'Subscription' ? this.#backendFor(t) : undefined;
+    const backend = this.#backendFor(t, kind);
     if (!backend || !backend.available()) {
       this.#o.memory.onOutcome(info);
       return;
@@ -57,9 +57,9 @@ export class TieredDeadLetterStore implements DeadLetterStore, DeliveryObserver 
     await Promise.all([...this.#pending]);
   }
 
-  #backendFor(t: DeliveryTarget): BackendDeadLetterStore | undefined {
+  #backendFor(t: DeliveryTarget, owner: DeadLetterOwnerKind): BackendDeadLetterStore | undefined {
     if (this.#o.backends.length === 0) return undefined;
-    const kind = this.#o.channelKindOf(t.namespace, t.resource);
+    const kind = this.#o.channelKindOf(t.namespace, t.resource, owner);
     return kind === undefined ? undefined : this.#o.backends.find((b) => b.channelKind === kind);
   }
 

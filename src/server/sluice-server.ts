@@ -169,7 +169,9 @@ export class SluiceServer {
       isClosed: () => this.dispatcher.closed,
       // Subscriptions on NatsJetStreamChannels and RedisChannels keep their dead letters in that backend.
       backends: durableDeadLetterStores((kind) => this.durableBackends.connection(kind)),
-      channelKindOf: (ns, name) => this.runtime.channelStats().find((c) => c.namespace === ns && c.name === name)?.kind,
+      // A Trigger's dead letters go where its Broker's backing channel keeps events.
+      channelKindOf: (ns, name, owner) =>
+        owner === 'Trigger' ? this.brokers.instances.get(nsKey(ns, name))?.backendKind : this.runtime.channelStats().find((c) => c.namespace === ns && c.name === name)?.kind,
     });
     // Records each subscription's current delivery target and handler, which a redrive sends through.
     this.dispatcher = new TargetRecordingDispatcher({

@@ -141,5 +141,77 @@ spec:
       assert.equal(again.sent, 0);
       assert.equal(subscriber.requests.length - before, 3);
     });
+
+    test("a Trigger's dead letters are kept in its Broker's backend too, and outlive a restart", async () => {
+      const triggerSink = await startSink((_req, res) => {
+        res.statusCode = 500;
+        res.end();
+      });
+      const triggerDls = await startSink();
+      const brokerYaml = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: durable-broker}
+data:
+  channel-template-spec: |
+    apiVersion: ${b.apiVersion}
+    kind: ${b.kind}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: shop}
+spec:
+  config: {apiVersion: v1, kind: ConfigMap, name: durable-broker}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: audit}
+spec:
+  broker: shop
+  subscriber: {uri: "${triggerSink.url}"}
+  delivery:
+    retry: 0
+    deadLetterSink: {uri: "${triggerDls.url}"}
+`;
+      const list = async (s: Server) => {
+        const r = await fetch(`${s.adminUrl}/api/v1/deadletters?subscription=trigger/default/audit`);
+        assert.equal(r.status, 200, await r.clone().text());
+        return ((await r.json()) as { items: ListedEntry[] }).items;
+      };
+      try {
+        const first = await startSluice(brokerYaml, b.options(backend.url));
+        servers.push(first);
+        await ready(first);
+        // The broker's backing channel connects after start: 503 until then, and nothing is stored.
+        let status = 0;
+        await waitUntil(
+          async () => {
+            const r = await fetch(`${first.url}/default/shop`, {
+              method: 'POST',
+              headers: { 'ce-specversion': '1.0', 'ce-id': 't1', 'ce-type': 'order.created', 'ce-source': '/test', 'content-type': 'application/json' },
+              body: '{}',
+            });
+            status = r.status;
+            return status >= 200 && status < 300;
+          },
+          20_000,
+          `the broker takes the event (last ${status})`,
+        );
+        await triggerDls.waitFor(1, 20_000);
+        await waitUntil(async () => (await list(first)).length === 1, 10_000, 'the dead letter listed');
+        const [entry] = await list(first);
+        assert.ok(entry!.entryId.startsWith(b.prefix), `kept in the backend: ${entry!.entryId}`);
+        assert.equal(entry!.ref, 'trigger/default/audit');
+        await first.close();
+        const second = await startSluice(brokerYaml, b.options(backend.url));
+        servers.push(second);
+        await ready(second);
+        // Listed once the new server's broker channel has connected to the backend.
+        await waitUntil(async () => (await list(second)).some((e) => e.entryId === entry!.entryId), 20_000, 'still there after a restart');
+        assert.deepEqual((await list(second)).map((e) => e.entryId), [entry!.entryId]);
+      } finally {
+        await triggerSink.close();
+        await triggerDls.close();
+      }
+    });
   });
 }

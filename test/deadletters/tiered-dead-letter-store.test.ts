@@ -1,5 +1,5 @@
 // Which store a dead letter goes to: its Subscription's channel kind picks a backend store;
-// in-memory channels, Triggers, an unavailable backend or a failed write keep it in memory.
+// in-memory channels and Brokers, an unavailable backend or a failed write keep it in memory.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -43,7 +43,9 @@ function tiered(backend: FakeBackend) {
   const store = new TieredDeadLetterStore({
     memory,
     backends: [backend],
-    channelKindOf: (_ns, name) => (name === 'durable' ? 'NatsJetStreamChannel' : name === 'mem' ? 'InMemoryChannel' : undefined),
+    // Triggers are looked up by their Broker: `nats-broker` is backed by NATS, any other in memory.
+    channelKindOf: (_ns, name, owner) =>
+      owner === 'Trigger' ? (name === 'nats-broker' ? 'NatsJetStreamChannel' : 'InMemoryChannel') : name === 'durable' ? 'NatsJetStreamChannel' : name === 'mem' ? 'InMemoryChannel' : undefined,
     kindOf: (t) => (t.subscription.startsWith('trigger') ? 'Trigger' : 'Subscription'),
     logger: silentLogger(),
   });
@@ -57,11 +59,12 @@ describe('TieredDeadLetterStore', () => {
     store.onOutcome(outcome(target('durable', 'a'), 'd1'));
     store.onOutcome(outcome(target('mem', 'b'), 'm1'));
     store.onOutcome(outcome(target('durable', 'trigger-x'), 't1'));
+    store.onOutcome(outcome(target('nats-broker', 'trigger-y'), 't2'));
     await store.flush();
-    assert.deepEqual(backend.entries.map((e) => e.event.attributes.id), ['d1']);
-    assert.deepEqual(memory.list().map((e) => e.event.attributes.id).sort(), ['m1', 't1']);
+    assert.deepEqual(backend.entries.map((e) => e.event.attributes.id), ['d1', 't2'], "a Trigger on a NATS-backed Broker: in the broker's backend");
+    assert.deepEqual(memory.list().map((e) => e.event.attributes.id).sort(), ['m1', 't1'], 'a Trigger on an in-memory Broker: in memory');
     const all = await store.list();
-    assert.equal(all.length, 3);
+    assert.equal(all.length, 4);
     assert.ok(all.every((e, i) => i === 0 || all[i - 1]!.at >= e.at));
     assert.deepEqual((await store.list({ name: 'a' })).map((e) => e.entryId), ['fake:1']);
     assert.equal(await store.markRedriven('fake:1', { at: 'now', outcome: 'sending', redriveCount: 1 }, { current: undefined }), true);
