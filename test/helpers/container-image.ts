@@ -131,21 +131,41 @@ export async function containersWithLabel(cli: string, label: string): Promise<s
 
 const LOCK = join(tmpdir(), 'sluice-heavy-container-tests.lock');
 
+/** True when the lock names a holder process that no longer exists (not while its pid is still being written). */
+function holderGone(): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(LOCK, 'pid'), 'utf8'));
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /**
  * Runs `fn` while holding a machine-wide lock (a directory: mkdir is atomic), so that the
  * test files that start dozens of containers at once (the Knative sample corpora) do not
  * run together: the runtime serialises container starts, and two such files side by side
- * would each wait behind the other's. A lock older than 10 minutes is taken as stale.
+ * would each wait behind the other's. The holder writes its pid into the lock: a lock
+ * whose holder is gone (a test run killed with -9) is taken as stale at once, and any lock
+ * older than 10 minutes too.
  */
 export async function withHeavyContainerLock<T>(fn: () => Promise<T>): Promise<T> {
   for (;;) {
     try {
       mkdirSync(LOCK);
+      writeFileSync(join(LOCK, 'pid'), String(process.pid));
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       try {
-        if (Date.now() - statSync(LOCK).mtimeMs > 600_000) rmSync(LOCK, { recursive: true, force: true });
+        if (Date.now() - statSync(LOCK).mtimeMs > 600_000 || holderGone()) rmSync(LOCK, { recursive: true, force: true });
       } catch {
         // released meanwhile
       }
