@@ -13,7 +13,7 @@ import { sendError } from './reply-error.js';
 import { governConnections } from './connection-governor.js';
 import { channelOfHost, segments } from '../runtime/ingress-address.js';
 import { nsKey } from '../resources/types.js';
-import type { IngressTargets, IngressTarget } from '../runtime/ingress-targets.js';
+import type { AddressOwner, IngressTargets, IngressTarget } from '../runtime/ingress-targets.js';
 
 /**
  * How long the ingress waits on clients, and how many it serves at once. Without these a
@@ -163,6 +163,18 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
     return sendError(reply, err);
   });
 
+  /**
+   * The per-address bearer token (annotation sluice.dev/ingress-token-secret on the
+   * address's resource), checked before anything else is said about the target: the 401
+   * answer when refused, else undefined.
+   */
+  function refused(owner: AddressOwner, what: string, req: FastifyRequest, reply: FastifyReply) {
+    const denied = targets.authorize?.(owner, req.headers);
+    if (!denied) return undefined;
+    reply.header('WWW-Authenticate', 'Bearer');
+    return sendError(reply, new UnauthorizedError(`${what}: ${denied}`));
+  }
+
   async function handleTarget(target: IngressTarget | undefined, what: string, req: FastifyRequest, reply: FastifyReply) {
     if (req.method === 'OPTIONS') return handshake(req, reply);
     if (req.method !== 'POST') {
@@ -170,12 +182,8 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
       return sendError(reply, new MethodNotAllowedError(`method ${req.method} is not allowed; send events with POST`));
     }
     if (!target) return sendError(reply, new NotFoundError(`${what} not found`));
-    // Per-address bearer token (annotation sluice.dev/ingress-token-secret), before anything else is said about the target.
-    const denied = targets.authorize?.(target.owner ?? target, req.headers);
-    if (denied) {
-      reply.header('WWW-Authenticate', 'Bearer');
-      return sendError(reply, new UnauthorizedError(`${what}: ${denied}`));
-    }
+    const denied = refused(target.owner ?? target, what, req, reply);
+    if (denied) return denied;
     if (options.isDraining()) return sendError(reply, new UnavailableError('sluice is shutting down'));
     const notReady = target.notReadyReason();
     if (notReady) return sendError(reply, new NotReadyError(`${what} is not ready: ${notReady}`));
@@ -229,11 +237,9 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
         const extra = targets.paths.get(parts.join('/'));
         if (typeof extra === 'function') {
           // Such handlers answer the request themselves; the address's token and a draining broker still apply.
-          const denied = extra.owner ? targets.authorize?.(extra.owner, req.headers) : undefined;
-          if (denied) {
-            reply.header('WWW-Authenticate', 'Bearer');
-            return sendError(reply, new UnauthorizedError(`${extra.owner!.kind} ${nsKey(extra.owner!.namespace, extra.owner!.name)}: ${denied}`));
-          }
+          const owner = extra.owner;
+          const denied = owner && refused(owner, `${owner.kind} ${nsKey(owner.namespace, owner.name)}`, req, reply);
+          if (denied) return denied;
           if (options.isDraining()) return sendError(reply, new UnavailableError('sluice is shutting down'));
           return extra(req, reply, q === -1 ? '' : req.url.slice(q));
         }
