@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { request } from 'undici';
-import { freePort } from '../helpers/nats-server.js';
 import { backendSettings, type BackendFlags } from '../../src/cli/backend-flags.js';
 import { DEFAULT_NATS_URL, DEFAULT_REDIS_URL } from '../../src/channels/durable-backends.js';
 import { InvalidOptionError } from '../../src/errors.js';
@@ -24,6 +23,27 @@ async function sluice(args: string[]): Promise<Run> {
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   return { code: new Promise((resolve) => child.once('exit', (c) => resolve(c))), output: () => out, kill: (s) => child.kill(s) };
+}
+
+/** The ingress and admin ports a `sluice start --port 0 --admin-port 0` bound, from its JSON log. */
+async function boundPorts(run: Run): Promise<{ port: number; admin: number }> {
+  let found: { port: number; admin: number } | undefined;
+  await waitUntil(
+    () => {
+      for (const line of run.output().split('\n')) {
+        if (!line.includes('sluice is running')) continue;
+        const entry = JSON.parse(line) as { ingress: string; admin: string };
+        found = { port: Number(new URL(entry.ingress).port), admin: Number(new URL(entry.admin).port) };
+        return true;
+      }
+      return false;
+    },
+    30_000,
+    'sluice to log its bound ports',
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\n${run.output()}`);
+  });
+  return found!;
 }
 
 /** A TCP server that only counts who connects: stands where NATS and Redis would be. */
@@ -122,15 +142,17 @@ spec:
   const redis = configDir(
     'apiVersion: messaging.sluice.dev/v1alpha1\nkind: RedisChannel\nmetadata: {name: payments}\n' + subscription('payments', 'apiVersion: messaging.sluice.dev/v1alpha1, kind: RedisChannel'),
   );
-  const ports = await Promise.all(Array.from({ length: 3 }, async () => ({ port: await freePort(), admin: await freePort() })));
-  const args = (dir: string, i: number) => ['start', '-f', dir, '--port', String(ports[i]!.port), '--admin-port', String(ports[i]!.admin), '--host', '127.0.0.1', '--log-format', 'json'];
+  // Port 0 for both listeners, read back from the "sluice is running" line: a port picked
+  // here and handed over could be taken by a parallel test before sluice binds it.
+  const args = (dir: string) => ['start', '-f', dir, '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--log-format', 'json'];
   const runs = await Promise.all([
-    sluice([...args(memory.dir, 0), '--nats-url', `nats://127.0.0.1:${counter.port}`, '--redis-url', `redis://127.0.0.1:${counter.port}`]),
-    sluice([...args(nats.dir, 1), '--default-channel', 'NatsJetStreamChannel', '--nats-url', `nats://127.0.0.1:${down}`]),
-    sluice([...args(redis.dir, 2), '--redis-url', `redis://127.0.0.1:${down}`]),
+    sluice([...args(memory.dir), '--nats-url', `nats://127.0.0.1:${counter.port}`, '--redis-url', `redis://127.0.0.1:${counter.port}`]),
+    sluice([...args(nats.dir), '--default-channel', 'NatsJetStreamChannel', '--nats-url', `nats://127.0.0.1:${down}`]),
+    sluice([...args(redis.dir), '--redis-url', `redis://127.0.0.1:${down}`]),
   ]);
   const [lazy, natsDown, redisDown] = runs as [Run, Run, Run];
   try {
+    const ports = await Promise.all(runs.map((r) => boundPorts(r)));
     await waitUntil(async () => (await request(`http://127.0.0.1:${ports[0]!.admin}/readyz`).catch(() => undefined))?.statusCode === 200, 30_000, `the in-memory broker ready: ${lazy.output()}`);
     const accepted = await request(`http://127.0.0.1:${ports[0]!.port}/channels/default/mem`, {
       method: 'POST',

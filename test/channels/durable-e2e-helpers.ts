@@ -82,9 +82,18 @@ export class Broker {
   }
 
   static async create(dir: string, args: string[]): Promise<Broker> {
-    const b = new Broker(await freePort(), await freePort(), ['-f', dir, ...args]);
-    await b.start();
-    return b;
+    // A port freePort() found free can be taken by a parallel test before sluice binds it:
+    // on EADDRINUSE, try again on fresh ports. Restarts keep theirs (the test needs them).
+    for (let attempt = 1; ; attempt++) {
+      const b = new Broker(await freePort(), await freePort(), ['-f', dir, ...args]);
+      try {
+        await b.start();
+        return b;
+      } catch (err) {
+        if (attempt >= 3 || !b.output.includes('EADDRINUSE')) throw err;
+        await b.kill();
+      }
+    }
   }
 
   get url(): string {

@@ -173,7 +173,7 @@ describe('ContainerSource from an image, on the network the server picks when it
       // A changed ConfigMap value restarts the container with the new environment.
       await apply(s, `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${objects}-config}\ndata:\n  prefix: dev.example.changed\n  suffix: fromenvfrom\n`);
       await waitUntil(() => other.requests.some((r) => r.headers['ce-type'] === 'dev.example.changed.s3cr3t.fromenvfrom'), 60_000, 'an event with the new prefix');
-      await waitUntil(async () => (await containersWithLabel(cli, label(objects))).length === 1, 20_000, 'the old container removed');
+      await waitUntil(async () => (await containersWithLabel(cli, label(objects))).length === 1, 60_000, 'the old container removed');
     } finally {
       await other.close();
     }
@@ -205,7 +205,7 @@ describe('ContainerSource from an image, on the network the server picks when it
     assert.equal((await containersWithLabel(cli, label(objects))).length, 1, 'the other source still has its container');
     await s.close();
     // terminationGracePeriodSeconds: 1 is honoured.
-    await waitUntil(async () => (await containersWithLabel(cli, label(objects))).length === 0, 20_000, `no container labelled ${label(objects)} after close`);
+    await waitUntil(async () => (await containersWithLabel(cli, label(objects))).length === 0, 60_000, `no container labelled ${label(objects)} after close`);
   });
 });
 
@@ -228,7 +228,7 @@ describe('ContainerSource from an image, on the bridge network (the server liste
       await sluice.close();
       await sink.close();
     }
-    await waitUntil(async () => (await containersWithLabel(rt.cli, label(name))).length === 0, 20_000, `no container labelled ${label(name)} after close`);
+    await waitUntil(async () => (await containersWithLabel(rt.cli, label(name))).length === 0, 60_000, `no container labelled ${label(name)} after close`);
   });
 });
 
@@ -260,7 +260,7 @@ describe('ContainerSource class with an image', () => {
     } finally {
       await source.stop();
     }
-    await waitUntil(async () => (await containersWithLabel(rt.cli, label(name))).length === 0, 20_000, `no container labelled ${label(name)} after stop()`);
+    await waitUntil(async () => (await containersWithLabel(rt.cli, label(name))).length === 0, 60_000, `no container labelled ${label(name)} after stop()`);
   });
 });
 
