@@ -314,3 +314,33 @@ export class ImagePullError extends SluiceError {
     this.image = image;
   }
 }
+
+/** A `labelSelector` or `fieldSelector` of a Kubernetes-style list or watch that does not parse, or names an unsupported field (400). */
+export class InvalidSelectorError extends SluiceError {
+  readonly code = 'SLUICE_ERR_INVALID_SELECTOR';
+  override readonly statusCode = 400;
+}
+
+/** A PATCH body that is not a valid patch of its content type, or a JSON Patch whose `test` or path fails (422, as Kubernetes answers). */
+export class InvalidPatchError extends SluiceError {
+  readonly code = 'SLUICE_ERR_INVALID_PATCH';
+  override readonly statusCode = 422;
+}
+
+/** A write that names a `metadata.resourceVersion` that is no longer current, or a create of a name that exists (409). */
+export class ConflictError extends SluiceError {
+  readonly code = 'SLUICE_ERR_CONFLICT';
+  override readonly statusCode = 409;
+  /** Kubernetes' Status reason: `Conflict` or `AlreadyExists`. */
+  readonly kubeReason: 'Conflict' | 'AlreadyExists';
+  constructor(message: string, options?: { cause?: unknown; kubeReason?: 'Conflict' | 'AlreadyExists' }) {
+    super(message, options);
+    this.kubeReason = options?.kubeReason ?? 'Conflict';
+  }
+}
+
+/** A watch from a resourceVersion older than the history Sluice keeps: relist (410, Kubernetes' `Expired`). */
+export class ResourceVersionGoneError extends SluiceError {
+  readonly code = 'SLUICE_ERR_GONE';
+  override readonly statusCode = 410;
+}
