@@ -10,6 +10,7 @@ import { registerValidate } from './validate.js';
 import { registerSend } from './send.js';
 import { registerTail } from './tail.js';
 import { registerDeadLetters } from './deadletters.js';
+import { registerKubeconfig } from './kubeconfig.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -25,7 +26,7 @@ export async function main(argv: string[]): Promise<void> {
   // client commands do not need: it is loaded only when named.
   if (argv.slice(2).includes('start')) (await import('./start.js')).registerStart(program);
   else program.command('start').description('run the broker with the resources in the given YAML files or folders (sluice start --help)');
-  for (const register of [registerApply, registerDelete, registerGet, registerDescribe, registerValidate, registerSend, registerTail, registerDeadLetters]) register(program);
+  for (const register of [registerApply, registerDelete, registerGet, registerDescribe, registerValidate, registerSend, registerTail, registerDeadLetters, registerKubeconfig]) register(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {
