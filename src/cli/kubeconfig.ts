@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -12,6 +13,8 @@ interface KubeconfigFlags {
   name: string;
   namespace: string;
   out?: string;
+  certificateAuthority?: string;
+  insecureSkipTlsVerify?: boolean;
   /** undefined unless --use-context / --no-use-context was given: the default depends on the file. */
   useContext?: boolean;
 }
@@ -22,6 +25,9 @@ export interface KubeconfigEntry {
   server: string;
   token?: string;
   namespace: string;
+  /** PEM of the CA that signed the admin port's certificate (`--certificate-authority`), embedded as data. */
+  certificateAuthority?: Buffer;
+  insecureSkipTlsVerify?: boolean;
 }
 
 // Kubernetes namespaces are DNS-1123 labels; kubectl would only fail later, and less clearly.
@@ -43,7 +49,14 @@ export function checkServer(server: string): string {
 }
 
 function clusterEntry(e: KubeconfigEntry) {
-  return { name: e.name, cluster: { server: e.server } };
+  return {
+    name: e.name,
+    cluster: {
+      server: e.server,
+      ...(e.certificateAuthority ? { 'certificate-authority-data': e.certificateAuthority.toString('base64') } : {}),
+      ...(e.insecureSkipTlsVerify ? { 'insecure-skip-tls-verify': true } : {}),
+    },
+  };
 }
 
 function userEntry(e: KubeconfigEntry) {
@@ -167,6 +180,21 @@ async function writeKubeconfigFile(file: string, e: KubeconfigEntry, useContextF
   return { current: current === e.name, created: existing === undefined, ...(current && current !== e.name ? { other: current } : {}) };
 }
 
+function tlsOf(flags: KubeconfigFlags, server: string): Pick<KubeconfigEntry, 'certificateAuthority' | 'insecureSkipTlsVerify'> {
+  if (!flags.certificateAuthority && !flags.insecureSkipTlsVerify) return {};
+  if (!server.startsWith('https:')) throw new InvalidOptionError('--certificate-authority and --insecure-skip-tls-verify need an https:// --server');
+  if (flags.certificateAuthority && flags.insecureSkipTlsVerify) throw new InvalidOptionError('--certificate-authority cannot be combined with --insecure-skip-tls-verify');
+  if (flags.insecureSkipTlsVerify) return { insecureSkipTlsVerify: true };
+  let pem: Buffer;
+  try {
+    pem = readFileSync(flags.certificateAuthority!);
+  } catch (err) {
+    throw new InvalidOptionError(`--certificate-authority: cannot read ${flags.certificateAuthority}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!pem.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) throw new InvalidOptionError(`--certificate-authority: ${flags.certificateAuthority} is not a PEM certificate`);
+  return { certificateAuthority: pem };
+}
+
 export function registerKubeconfig(program: Command): void {
   program
     .command('kubeconfig')
@@ -174,12 +202,16 @@ export function registerKubeconfig(program: Command): void {
     .option('--name <name>', 'name of the cluster, user and context entries', 'sluice')
     .option('-n, --namespace <ns>', 'namespace of the context (kubectl\'s default namespace)', 'default')
     .option('-o, --out <file>', 'write this file (mode 0600) instead of printing; an existing kubeconfig is merged: entries with --name are replaced, all others kept')
+    .option('--certificate-authority <file>', 'PEM CA (or self-signed certificate) of an https --server, embedded in the kubeconfig')
+    .option('--insecure-skip-tls-verify', 'do not check an https --server\'s certificate (testing only)')
     .option('--use-context', 'make the context the file\'s current-context (default: only when --out creates the file)')
     .option('--no-use-context', 'leave current-context as it is, even in a new file')
     .addHelpText(
       'after',
       `
 The server is --server (SLUICE_SERVER) and the bearer token --token (SLUICE_ADMIN_TOKEN), if any.
+kubectl sends the token only over TLS: with a token, start sluice with --admin-tls-cert and
+--admin-tls-key and give an https --server (and --certificate-authority for a private CA).
 
 Examples:
   sluice kubeconfig -o sluice.kubeconfig && kubectl --kubeconfig sluice.kubeconfig get brokers
@@ -193,7 +225,11 @@ Examples:
       if (flags.namespace.length > 63 || !DNS1123_LABEL.test(flags.namespace)) {
         throw new InvalidOptionError(`--namespace ${JSON.stringify(flags.namespace)} is not a namespace: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters`);
       }
-      const entry: KubeconfigEntry = { name: flags.name, server, namespace: flags.namespace, ...(o.token ? { token: o.token } : {}) };
+      const entry: KubeconfigEntry = { name: flags.name, server, namespace: flags.namespace, ...(o.token ? { token: o.token } : {}), ...tlsOf(flags, server) };
+      // client-go reads credentials only for TLS servers: a token on http:// would be silently dropped.
+      if (entry.token && server.startsWith('http:')) {
+        process.stderr.write('sluice: warning: kubectl does not send a token to an http:// server; serve the admin port with --admin-tls-cert/--admin-tls-key and use https\n');
+      }
       if (flags.out === undefined) {
         process.stdout.write(newKubeconfig(entry, flags.useContext ?? true));
         return;

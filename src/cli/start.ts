@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { loadResources } from '../resources/index.js';
 import { createSluiceKinds } from '../kinds.js';
@@ -35,6 +36,8 @@ interface StartFlags extends BackendFlags {
   strict?: boolean;
   logFormat?: string;
   adminToken?: string;
+  adminTlsCert?: string;
+  adminTlsKey?: string;
   watch: boolean;
   otlpEndpoint?: string;
   containerRuntime: string;
@@ -69,6 +72,8 @@ export function registerStart(program: Command): void {
     .option('--otlp-endpoint <url>', 'OTLP/HTTP collector to export trace spans to, e.g. http://otel-collector:4318 (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; none: no spans)')
     .option('--admin-allowed-hosts <names>', 'more names (comma-separated, repeatable) the admin port answers as Host besides loopback and --admin-host, e.g. a Service name; other Hosts get 403 (DNS rebinding)', collectList, [])
     .option('--container-runtime <runtime>', 'how Services and ContainerSources with an image run: docker, podman, auto (the first that works) or none', 'auto')
+    .option('--admin-tls-cert <file>', 'serve the admin port over HTTPS with this PEM certificate (with --admin-tls-key); kubectl sends a kubeconfig token only over TLS')
+    .option('--admin-tls-key <file>', 'the PEM private key of --admin-tls-cert')
     .addOption(new Option('--admin-token <token>', 'bearer token the admin API (/api/...) requires; /healthz, /readyz and /metrics stay open').env('SLUICE_ADMIN_TOKEN'))
     .action(async (flags: StartFlags, cmd: Command) => {
       // An empty SLUICE_ADMIN_TOKEN means "unset"; an empty --admin-token is a mistake.
@@ -79,6 +84,20 @@ export function registerStart(program: Command): void {
       process.exitCode = await start(flags);
     });
   addBackendFlags(command);
+}
+
+/** `--admin-tls-cert` and `--admin-tls-key`, both or neither, read now so a bad path stops the start naming the flag. */
+function adminTlsOf(flags: StartFlags): { adminTls?: { cert: Buffer; key: Buffer } } {
+  if (!flags.adminTlsCert && !flags.adminTlsKey) return {};
+  if (!flags.adminTlsCert || !flags.adminTlsKey) throw new InvalidOptionError(flags.adminTlsCert ? '--admin-tls-cert needs --admin-tls-key' : '--admin-tls-key needs --admin-tls-cert');
+  const read = (file: string, flag: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new InvalidOptionError(`${flag}: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  return { adminTls: { cert: read(flags.adminTlsCert, '--admin-tls-cert'), key: read(flags.adminTlsKey, '--admin-tls-key') } };
 }
 
 function isLoopback(host: string): boolean {
@@ -181,6 +200,7 @@ async function start(flags: StartFlags): Promise<number> {
     tracing: await loadTracing({ otlpTracesUrl, logger }),
     dataDir: flags.dataDir,
     ...(flags.adminToken !== undefined ? { adminToken: flags.adminToken } : {}),
+    ...adminTlsOf(flags),
     containers,
   });
   await server.listen();
@@ -188,6 +208,9 @@ async function start(flags: StartFlags): Promise<number> {
   // The -f files plus what `sluice apply` saved under --data-dir; the files are watched.
   await server.liveConfig.start({ paths: flags.file, initial: loaded, watch: flags.watch });
   if (flags.file.length === 0) logger.info('no -f files given: serving what the admin API applied (add resources with `sluice apply -f <file>`)');
+  if (flags.adminToken !== undefined && !flags.adminTlsCert) {
+    logger.info('kubectl sends a kubeconfig token only over TLS: to use kubectl with --admin-token, add --admin-tls-cert and --admin-tls-key');
+  }
   if (flags.adminToken === undefined && !isLoopback(flags.adminHost)) {
     logger.warn(`the admin API listens on ${flags.adminHost} without a token: anyone who reaches it can change resources (set --admin-token)`);
   }

@@ -61,7 +61,8 @@ const SINK_COLUMN = col('Sink', 'where the events go', (o) => path(o, 'status', 
 const AGE_COLUMN = col('Age', 'time since creation', (o) => o.metadata.creationTimestamp, 'date');
 const READY_COLUMNS = [
   col('Ready', 'the Ready condition', (o) => readyCondition(o)?.status ?? 'Unknown'),
-  col('Reason', 'why it is not Ready', (o) => readyCondition(o)?.reason ?? ''),
+  // Knative's Ready condition carries no reason when True; Sluice's does, and it says nothing then.
+  col('Reason', 'why it is not Ready', (o) => (readyCondition(o)?.status === 'True' ? '' : (readyCondition(o)?.reason ?? ''))),
 ];
 
 /** Columns besides NAME, AGE, READY, REASON, as Knative's CRDs print them. */

@@ -230,6 +230,20 @@ export class LiveConfig {
     });
   }
 
+  /**
+   * The document serving for a resource as it was written (a copy): the admin-applied one,
+   * else the `-f` file's. Undefined when nothing serves under that kind, namespace and name.
+   */
+  document(kindInput: string, namespace: string, name: string): Record<string, unknown> | undefined {
+    const kind = resolveKindName(this.#o.registry, kindInput) ?? kindInput;
+    const key = docKey(kind, namespace, name);
+    const serving = this.#effective.get(key);
+    if (!serving) return undefined;
+    const applied = this.#applied.get(key);
+    const doc = applied?.doc === serving && isRecord(applied.entry.document) ? applied.entry.document : (serving.resource?.raw ?? documentOf(serving));
+    return structuredClone(doc);
+  }
+
   /** Stops watching files. */
   close(): void {
     this.#closed = true;
@@ -422,6 +436,10 @@ export class LiveConfig {
     }
     this.#invalidShown = now;
   }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function emptyLoad(): LoadResult {

@@ -70,6 +70,8 @@ export interface Resource<Spec = Record<string, unknown>> {
 export interface LoadedResource<Spec = Record<string, unknown>> {
   resource: Resource<Spec>;
   origin?: ResourceOrigin;
+  /** The document as written (before validation and defaults): what the Kubernetes-shaped API shows and patches. */
+  raw?: Record<string, unknown>;
 }
 
 // ---- kinds of the core (messaging.knative.dev/v1, v1 Secret) ----

@@ -141,5 +141,5 @@ export function validateWithContext(raw: unknown, origin: ResourceOrigin | undef
   if (issues.length > 0) return fail(issues, kind, name);
 
   if (isSecretResource(resource)) return { type: 'secret', secret: toSecretResource(resource), ...(origin ? { origin } : {}) };
-  return { type: 'resource', loaded: { resource: resource as Resource, ...(origin ? { origin } : {}) } };
+  return { type: 'resource', loaded: { resource: resource as Resource, raw: obj, ...(origin ? { origin } : {}) } };
 }

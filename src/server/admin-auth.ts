@@ -7,7 +7,8 @@ import { bearerToken, tokenMatches } from './bearer-token.js';
  * Admin routes that stay open when an admin token is set: probes (kubelets and load
  * balancers do not send tokens) and Prometheus metrics (counts and resource names only,
  * no event content or Secrets; scrapers are usually not given tokens). Everything under
- * `/api/` needs the token.
+ * `/api/` needs the token, as does the Kubernetes-shaped API kubectl uses (`/apis/`,
+ * `/openapi/`, `/version`), where the token is the kubeconfig's bearer token.
  */
 export const OPEN_ADMIN_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics'];
 
@@ -22,7 +23,7 @@ export function requireAdminToken(app: FastifyInstance, token: string): void {
     const q = req.url.indexOf('?');
     // The matched route, not the raw URL: the router decodes `/%61pi/...` to `/api/...`.
     const path = req.routeOptions.url ?? safeDecode(q === -1 ? req.url : req.url.slice(0, q));
-    if (!path.startsWith('/api/') && path !== '/api') return;
+    if (!isProtected(path)) return;
     const presented = bearerToken(req.headers) ?? queryToken(q === -1 ? '' : req.url.slice(q + 1));
     if (tokenMatches(presented, token)) return;
     reply.header('WWW-Authenticate', 'Bearer realm="sluice-admin"');
@@ -32,6 +33,12 @@ export function requireAdminToken(app: FastifyInstance, token: string): void {
         : 'the bearer token is not the admin token this sluice was started with (--admin-token / SLUICE_ADMIN_TOKEN)';
     return sendError(reply, new UnauthorizedError(why));
   });
+}
+
+/** Paths that need the token: the admin API and the Kubernetes-shaped one (discovery included: it names every kind). */
+function isProtected(path: string): boolean {
+  for (const prefix of ['/api', '/apis', '/openapi']) if (path === prefix || path.startsWith(prefix + '/')) return true;
+  return path === '/version';
 }
 
 function queryToken(query: string): string | undefined {

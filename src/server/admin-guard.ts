@@ -5,7 +5,11 @@ import { sendError } from './reply-error.js';
 import { OPEN_ADMIN_PATHS } from './admin-auth.js';
 
 /** Body types the admin API's writes take: what `sluice apply` sends and what the loader parses. */
-export const ADMIN_WRITE_CONTENT_TYPES: readonly string[] = ['application/yaml', 'application/x-yaml', 'text/yaml', 'application/json'];
+export const ADMIN_WRITE_CONTENT_TYPES: readonly string[] = [
+  'application/yaml', 'application/x-yaml', 'text/yaml', 'application/json',
+  // kubectl's patches. None is a CORS-safelisted type, so a web page cannot send them without a preflight the admin port never grants.
+  'application/merge-patch+json', 'application/json-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml',
+];
 
 /** Bind-all addresses: listening on them names no host a client would use. */
 const BIND_ALL = new Set(['', '0.0.0.0', '::', '[::]']);

@@ -29,6 +29,8 @@ export interface AdminOptions {
   adminHost?: string;
   /** `--admin-allowed-hosts`: more names clients reach the admin port by (any port). */
   allowedHosts?: readonly string[];
+  /** Serve HTTPS with this certificate and key (kubectl sends tokens only over TLS). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /**
@@ -36,7 +38,9 @@ export interface AdminOptions {
  * default; requests from other web pages (foreign Origin, DNS-rebound Host) are refused.
  */
 export async function createAdminApp(options: AdminOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: options.logger.child({ component: 'admin' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+  const base = { loggerInstance: options.logger.child({ component: 'admin' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) };
+  // The routes do not depend on the transport: an HTTPS instance is used as the HTTP type.
+  const app = (options.tls ? Fastify({ ...base, https: { cert: options.tls.cert, key: options.tls.key } }) : Fastify(base)) as unknown as FastifyInstance;
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
   app.setNotFoundHandler((req, reply) => sendError(reply, new NotFoundError(`no admin route ${req.method} ${req.url}`)));
   // Before the token: web pages (cross-site requests, DNS rebinding) are refused either way.

@@ -29,6 +29,7 @@ import { serviceBindingEnv } from '../sources/sinkbinding/bind-services.js';
 import { LiveConfig, resolveKindName } from '../live-config/index.js';
 import { createSluiceKinds, kindReconcilers, sourceRunners, type KindEntry } from '../kinds.js';
 import { adminResourcesPlugin } from './admin-resources.js';
+import { kubeApi, type KubeObjectStore } from '../kube-api/index.js';
 import { DeadLetters, TargetRecordingDispatcher, durableDeadLetterStores, observeAll } from '../deadletters/index.js';
 import { JobSinkReconciler } from '../jobsink/index.js';
 
@@ -73,6 +74,11 @@ export interface SluiceServerOptions extends ChannelBackendsOptions {
   sources?: Omit<SourcesReconcilerOptions, 'sinkBindings' | 'kubeconfigPath' | 'kubeConfig' | 'localIngressUrl'>;
   /** Bearer token the admin API's `/api/` routes require (`--admin-token`); none: open (loopback by default). */
   adminToken?: string;
+  /**
+   * TLS for the admin port (`--admin-tls-cert`, `--admin-tls-key`). kubectl sends a
+   * kubeconfig's token only over TLS, so a token-protected admin port needs it for kubectl.
+   */
+  adminTls?: { cert: string | Buffer; key: string | Buffer };
   /** More `Host` names the admin port answers besides loopback and a specific adminHost (`--admin-allowed-hosts`). */
   adminAllowedHosts?: string[];
   /** Where resources applied through the admin API are kept across restarts (`--data-dir`); none: memory only. */
@@ -131,6 +137,8 @@ export class SluiceServer {
   /** `-f` files (watched) plus admin API changes (saved under dataDir), applied live. */
   readonly liveConfig: LiveConfig;
   admin!: FastifyInstance;
+  /** The Kubernetes view of the resources kubectl reads and watches (set by listen()). */
+  kubeStore: KubeObjectStore | undefined;
   #o: SluiceServerOptions;
   /** The kinds the admin API accepts: the same registry `sluice start` loads files with. */
   #kinds: ReturnType<typeof createSluiceKinds>;
@@ -252,16 +260,20 @@ export class SluiceServer {
   /** Binds the ingress and admin ports. With port 0, the runtime's public URL follows the bound port. */
   async listen(): Promise<void> {
     const o = this.#o;
+    const kube = kubeApi({ registry: this.#kinds, live: this.liveConfig, runtime: this.runtime, isDraining: () => this.#draining });
+    this.kubeStore = kube.store;
     this.admin = await createAdminApp({
       runtime: this.runtime,
       metrics: this.metrics,
       logger: o.logger,
       ...(o.adminToken !== undefined ? { token: o.adminToken } : {}),
       adminHost: o.adminHost ?? '127.0.0.1',
+      ...(o.adminTls ? { tls: o.adminTls } : {}),
       ...(o.adminAllowedHosts ? { allowedHosts: o.adminAllowedHosts } : {}),
       resolveKind: (input) => resolveKindName(this.#kinds, input),
       plugins: [
         adminResourcesPlugin(this.liveConfig, this.runtime, this.#kinds, { isDraining: () => this.#draining }),
+        kube.plugin,
         // GET /api/v1/deadletters is served by the dead-letter routes, below.
         inspectorRoutes({ inspector: this.inspector, runtime: this.runtime, logger: o.logger.child({ component: 'inspector' }) }),
         this.deadLetters.routes(),
@@ -283,7 +295,7 @@ export class SluiceServer {
     if (!o.publicUrl && (o.port ?? 8080) === 0) this.runtime.setPublicUrl(this.ingressUrl);
     this.adminUrl = await this.admin.listen({ port: o.adminPort ?? 9090, host: o.adminHost ?? '127.0.0.1' });
     const aaddr = this.admin.server.address();
-    if (typeof aaddr === 'object' && aaddr) this.adminUrl = `http://${hostForUrl(o.adminHost ?? '127.0.0.1')}:${aaddr.port}`;
+    if (typeof aaddr === 'object' && aaddr) this.adminUrl = `${o.adminTls ? 'https' : 'http'}://${hostForUrl(o.adminHost ?? '127.0.0.1')}:${aaddr.port}`;
   }
 
   /** This server's public URL and its bound ingress address: URLs under them are its own. */
@@ -300,6 +312,7 @@ export class SluiceServer {
     this.#closed ??= (async () => {
       this.#draining = true;
       this.liveConfig.close();
+      this.kubeStore?.close();
       const deadline = Date.now() + (this.#o.drainTimeoutMs ?? 30_000);
       await this.runtime.close(deadline);
       // After the drain, so the last deliveries' spans are exported too.

@@ -159,7 +159,11 @@ describe('validateResourceObject', () => {
   test('validates a plain object, without origin', () => {
     const ok = validateResourceObject({ apiVersion: 'messaging.knative.dev/v1', kind: 'InMemoryChannel', metadata: { name: 'x' }, spec: { capacity: 3 } });
     assert.equal(ok.type, 'resource');
-    if (ok.type === 'resource') assert.deepEqual(ok.loaded, { resource: { apiVersion: 'messaging.knative.dev/v1', kind: 'InMemoryChannel', metadata: { name: 'x', namespace: 'default' }, spec: { capacity: 3 } } });
+    if (ok.type === 'resource') {
+      assert.deepEqual(ok.loaded.resource, { apiVersion: 'messaging.knative.dev/v1', kind: 'InMemoryChannel', metadata: { name: 'x', namespace: 'default' }, spec: { capacity: 3 } });
+      // The document as written rides along (what the Kubernetes-shaped API shows and patches).
+      assert.deepEqual(ok.loaded.raw, { apiVersion: 'messaging.knative.dev/v1', kind: 'InMemoryChannel', metadata: { name: 'x' }, spec: { capacity: 3 } });
+    }
 
     const bad = validateResourceObject({ apiVersion: 'messaging.knative.dev/v1', kind: 'InMemoryChannel', metadata: { name: 'x' }, spec: { capacity: 1.5 } });
     assert.equal(bad.type, 'invalid');
