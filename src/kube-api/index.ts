@@ -7,6 +7,7 @@ import { discoveryRoutes, sluiceServerVersion } from './discovery.js';
 import { KubeKinds } from './kube-kinds.js';
 import { KubeObjectStore, type KubeObjectStoreOptions } from './object-store.js';
 import { openApiRoutes } from './openapi.js';
+import { openApiV2Routes } from './openapi-v2.js';
 import { kubeResourceRoutes } from './resource-routes.js';
 import { KubeWrites } from './writes.js';
 
@@ -44,7 +45,9 @@ export function kubeApi(options: KubeApiOptions): { plugin: (app: FastifyInstanc
     document: (kind, namespace, name) => live.document(kind, namespace, name),
   });
   const plugin = async (app: FastifyInstance) => {
-    await discoveryRoutes(kinds, sluiceServerVersion())(app);
+    const version = sluiceServerVersion();
+    await discoveryRoutes(kinds, version)(app);
+    await openApiV2Routes(version.gitVersion)(app);
     await openApiRoutes(kinds)(app);
     await kubeResourceRoutes(kinds, store, writes, options.isDraining ? { isDraining: options.isDraining } : {})(app);
   };

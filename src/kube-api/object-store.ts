@@ -172,9 +172,8 @@ export class KubeObjectStore {
       creationTimestamp: identity.creationTimestamp,
       ...(Array.isArray(meta.managedFields) ? { managedFields: meta.managedFields } : {}),
     };
-    if (kind.topLevel && metadata.annotations?.[LAST_APPLIED] !== undefined) {
-      const { [LAST_APPLIED]: _dropped, ...rest } = metadata.annotations;
-      metadata.annotations = rest;
+    if (view.kind === 'Secret' && metadata.annotations?.[LAST_APPLIED] !== undefined) {
+      metadata.annotations = { ...metadata.annotations, [LAST_APPLIED]: redactedLastApplied(metadata.annotations[LAST_APPLIED]) };
     }
     const object: KubeObject = { apiVersion: String(doc.apiVersion ?? view.apiVersion), kind: view.kind, metadata, ...content };
     const fingerprint = stableJson(withoutVolatile(object));
@@ -261,6 +260,27 @@ function redactSecret(doc: Record<string, unknown>): Record<string, unknown> {
   const keys = [...Object.keys((rest.data as object | undefined) ?? {}), ...Object.keys((rest.stringData as object | undefined) ?? {})];
   const { stringData: _s, ...out } = rest;
   return { ...out, type: out.type ?? 'Opaque', data: Object.fromEntries(keys.map((k) => [k, ''])) };
+}
+
+/**
+ * kubectl keeps the whole applied Secret, values included, in this annotation; it is shown
+ * with the values blanked, like `data`. kubectl's three-way merge still sees which keys
+ * were applied (so a key removed from the file is removed); each apply re-sends the values.
+ */
+function redactedLastApplied(annotation: string): string {
+  let applied: unknown;
+  try {
+    applied = JSON.parse(annotation);
+  } catch {
+    return '';
+  }
+  if (applied === null || typeof applied !== 'object' || Array.isArray(applied)) return '';
+  const out: Record<string, unknown> = { ...(applied as Record<string, unknown>) };
+  for (const f of ['data', 'stringData']) {
+    const v = out[f];
+    if (v !== null && typeof v === 'object') out[f] = Object.fromEntries(Object.keys(v).map((k) => [k, '']));
+  }
+  return JSON.stringify(out);
 }
 
 function fallbackDocument(view: ResourceView, kind: KubeKind): Record<string, unknown> {

@@ -48,7 +48,9 @@ export function serveWatch(req: FastifyRequest, reply: FastifyReply, store: Kube
 
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' });
+  // `connection: close`: a watch ends when Sluice stops or the timeout passes, and its socket
+  // must go with it; an idle keep-alive left behind would hold up the admin port's shutdown.
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked', connection: 'close' });
   // Headers now, not with the first event: client-go's Watch() returns only once they arrive,
   // and `kubectl wait` on an object already in the wanted state waits for that return.
   res.flushHeaders();
@@ -84,7 +86,11 @@ export function serveWatch(req: FastifyRequest, reply: FastifyReply, store: Kube
       lastRv = Number(store.resourceVersion);
       if (q.sendInitialEvents === 'true') write('BOOKMARK', bookmark(w, lastRv, true));
     }
-    stop = store.watch(initial ? lastRv : fromRv, onEvent, () => end());
+    // Sluice is stopping: the stream ends and its socket goes at once, whatever the client does.
+    stop = store.watch(initial ? lastRv : fromRv, onEvent, () => {
+      end();
+      res.socket?.destroy();
+    });
   } catch (err) {
     write('ERROR', statusOfError(err));
     res.end();

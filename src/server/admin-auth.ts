@@ -35,8 +35,8 @@ export function requireAdminToken(app: FastifyInstance, token: string): void {
   });
 }
 
-/** Paths that need the token: the admin API and the Kubernetes-shaped one (discovery included: it names every kind). */
-function isProtected(path: string): boolean {
+/** Paths that need the token and the cross-site guard: the admin API and the Kubernetes-shaped one (discovery included: it names every kind). */
+export function isProtected(path: string): boolean {
   for (const prefix of ['/api', '/apis', '/openapi']) if (path === prefix || path.startsWith(prefix + '/')) return true;
   return path === '/version';
 }

@@ -2,7 +2,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ForbiddenOriginError, InvalidOptionError, UnsupportedMediaTypeError } from '../errors.js';
 import { sendError } from './reply-error.js';
-import { OPEN_ADMIN_PATHS } from './admin-auth.js';
+import { isProtected, OPEN_ADMIN_PATHS } from './admin-auth.js';
 
 /** Body types the admin API's writes take: what `sluice apply` sends and what the loader parses. */
 export const ADMIN_WRITE_CONTENT_TYPES: readonly string[] = [
@@ -42,7 +42,8 @@ export interface AdminGuardOptions {
  *   `127.x.x.x`, `[::1]`), the `--admin-host` when it is a specific name or address, or
  *   one of `--admin-allowed-hosts`; any port. A DNS-rebound page sends its own name
  *   (`Host: evil.example:9090`) and is refused, the admin page at `/` included.
- * - **Origin** (every `/api` request, the live stream included): when sent, must be the
+ * - **Origin** (every `/api` request, the live stream included, and the Kubernetes-shaped
+ *   API: `/apis`, `/openapi`, `/version`): when sent, must be the
  *   origin the `Host` names (`http://<Host>`, or `https://` behind a TLS proxy);
  *   `Origin: null` (sandboxed frames, file: pages) is foreign.
  * - **Sec-Fetch-Site** (every `/api` request): when sent, must be `same-origin` or
@@ -147,7 +148,7 @@ function isApiPath(req: FastifyRequest): boolean {
   // The matched route, not the raw URL: the router decodes `/%61pi/...` to `/api/...`.
   const q = req.url.indexOf('?');
   const path = req.routeOptions.url ?? safeDecode(q === -1 ? req.url : req.url.slice(0, q));
-  return path === '/api' || path.startsWith('/api/');
+  return isProtected(path);
 }
 
 /** True when `origin` is the origin the `Host` header names (http, or https behind a TLS proxy). */

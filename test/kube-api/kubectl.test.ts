@@ -234,9 +234,15 @@ metadata: {name: ssa, labels: {owner: ssa}}
     assert.match(await kubectl.ok(['apply', '--server-side', '-f', '-'], ssa.replace(', labels: {owner: ssa}', '')), /serverside-applied/);
     assert.equal(await kubectl.ok(['get', 'imc', 'ssa', '-o', 'jsonpath={.metadata.labels.owner}']), '', 'a label the manager stopped applying is removed');
 
-    const status = await kubectl.run(['patch', 'broker', 'default', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"x":1}}']);
-    assert.notEqual(status.code, 0);
-    assert.match(status.stderr, /MethodNotAllowed|set by Sluice/);
+    // Over HTTP: kubectl's --subresource flag is newer than Debian's kubectl 1.20.
+    const statusUrl = `${server.adminUrl}/apis/eventing.knative.dev/v1/namespaces/default/brokers/default/status`;
+    const read = await request(statusUrl, { headers: { authorization: `Bearer ${TOKEN}` }, dispatcher: admin });
+    assert.equal(read.statusCode, 200);
+    assert.equal(((await read.body.json()) as { status: { conditions: Array<{ type: string }> } }).status.conditions[0]!.type, 'Ready');
+    const write = await request(statusUrl, { method: 'PATCH', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/merge-patch+json' }, body: '{"status":{"x":1}}', dispatcher: admin });
+    const refused = (await write.body.json()) as { kind: string; code: number; reason: string; message: string };
+    assert.deepEqual([write.statusCode, refused.kind, refused.reason], [405, 'Status', 'MethodNotAllowed']);
+    assert.match(refused.message, /set by Sluice/);
 
     assert.match(await kubectl.ok(['delete', 'trigger', 'late', '--timeout=30s']), /trigger\.eventing\.knative\.dev "late" deleted/);
     assert.match((await kubectl.run(['get', 'trigger', 'late'])).stderr, /NotFound/);
