@@ -158,7 +158,7 @@ export class KubeObjectStore {
     const before = this.#entries.get(key);
     const doc = this.#source.document(view.kind, view.metadata.namespace, view.metadata.name) ?? fallbackDocument(view, kind);
     const meta = (doc.metadata ?? {}) as Record<string, unknown>;
-    const identity = this.#identity(key, meta, before);
+    const identity = this.#identity(key, meta, before, view.status);
     const content = kind.topLevel ? redactSecret(doc) : { ...pick(doc, 'spec'), status: view.status ?? {} };
     const specFingerprint = stableJson(kind.topLevel ? content : { spec: content.spec, labels: meta.labels, annotations: meta.annotations });
     const generation = this.#generation(key, specFingerprint, meta);
@@ -183,13 +183,14 @@ export class KubeObjectStore {
     this.#record(before ? { type: 'MODIFIED', rv: this.#rv, kind: view.kind, object: versioned, previous: before.object } : { type: 'ADDED', rv: this.#rv, kind: view.kind, object: versioned });
   }
 
-  #identity(key: string, meta: Record<string, unknown>, before: Entry | undefined): { uid: string; creationTimestamp: string } {
+  #identity(key: string, meta: Record<string, unknown>, before: Entry | undefined, status: unknown): { uid: string; creationTimestamp: string } {
     if (typeof meta.uid === 'string' && typeof meta.creationTimestamp === 'string') return { uid: meta.uid, creationTimestamp: meta.creationTimestamp };
     if (before) return { uid: before.object.metadata.uid, creationTimestamp: before.object.metadata.creationTimestamp };
     let a = this.#assigned.get(key);
     if (!a) {
       // Stable for the same document across restarts of a file-configured Sluice.
-      a = { uid: uuidFrom(`${key}`), creationTimestamp: nowSeconds() };
+      // Seen for the first time maybe long after it was loaded: its first condition tells when Sluice took it up.
+      a = { uid: uuidFrom(`${key}`), creationTimestamp: firstTransition(status) ?? nowSeconds() };
       this.#assigned.set(key, a);
     }
     return a;
@@ -228,6 +229,12 @@ function withVersion(o: KubeObject, rv: number): KubeObject {
 /** Kubernetes timestamps have second precision. */
 function nowSeconds(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+function firstTransition(status: unknown): string | undefined {
+  const conditions = (status as { conditions?: Array<{ lastTransitionTime?: unknown }> } | undefined)?.conditions ?? [];
+  const times = conditions.map((c) => (typeof c.lastTransitionTime === 'string' ? Date.parse(c.lastTransitionTime) : NaN)).filter((t) => Number.isFinite(t) && t <= Date.now());
+  return times.length ? new Date(Math.min(...times)).toISOString().replace(/\.\d+Z$/, 'Z') : undefined;
 }
 
 function uuidFrom(seed: string): string {
