@@ -33,7 +33,7 @@ export function kubeApi(options: KubeApiOptions): { plugin: (app: FastifyInstanc
     kinds,
     {
       listResources: () => [...runtime.listResources(), ...(runtime.listSecrets?.() ?? []).map(redactedSecret)],
-      document: (kind, namespace, name) => live.document(kind, namespace, name),
+      document: (kind, namespace, name) => live.document(kind, namespace, name, { copy: false }),
     },
     options,
   );

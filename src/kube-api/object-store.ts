@@ -13,7 +13,10 @@ export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 /** What the object store reads: the runtime's resources with their status, and the documents as written. */
 export interface KubeStoreSource {
   listResources(): ResourceView[];
-  /** The document serving for a resource, as the user wrote it (a copy), or undefined. */
+  /**
+   * The document serving for a resource, as the user wrote it, or undefined. The store only
+   * reads it; the same object until the resource is written again (so unchanged ones are cheap).
+   */
   document(kind: string, namespace: string, name: string): Record<string, unknown> | undefined;
 }
 
@@ -41,6 +44,9 @@ interface Entry {
   /** The object without resourceVersion and transition times: what counts as a change. */
   fingerprint: string;
   specFingerprint: string;
+  statusFingerprint: string;
+  /** The stored document it was built from (the same object until the resource is written again). */
+  doc?: Record<string, unknown>;
 }
 
 /**
@@ -156,7 +162,12 @@ export class KubeObjectStore {
 
   #observe(key: string, kind: KubeKind, view: ResourceView): void {
     const before = this.#entries.get(key);
-    const doc = this.#source.document(view.kind, view.metadata.namespace, view.metadata.name) ?? fallbackDocument(view, kind);
+    const stored = this.#source.document(view.kind, view.metadata.namespace, view.metadata.name);
+    // The common case, polled every pollMs while a watch is open: the same stored document
+    // and a status of the same content. Only the status is compared then.
+    const statusFingerprint = stableJson(withoutVolatileStatus(view.status));
+    if (before && stored && before.doc === stored && before.statusFingerprint === statusFingerprint) return;
+    const doc = stored ?? fallbackDocument(view, kind);
     const meta = (doc.metadata ?? {}) as Record<string, unknown>;
     const identity = this.#identity(key, meta, before, view.status);
     const content = kind.topLevel ? redactSecret(doc) : { ...pick(doc, 'spec'), status: view.status ?? {} };
@@ -177,9 +188,12 @@ export class KubeObjectStore {
     }
     const object: KubeObject = { apiVersion: String(doc.apiVersion ?? view.apiVersion), kind: view.kind, metadata, ...content };
     const fingerprint = stableJson(withoutVolatile(object));
-    if (before && before.fingerprint === fingerprint) return;
+    if (before && before.fingerprint === fingerprint) {
+      this.#entries.set(key, { ...before, statusFingerprint, ...(stored ? { doc: stored } : {}) });
+      return;
+    }
     const versioned = withVersion(object, ++this.#rv);
-    this.#entries.set(key, { object: versioned, fingerprint, specFingerprint });
+    this.#entries.set(key, { object: versioned, fingerprint, specFingerprint, statusFingerprint, ...(stored ? { doc: stored } : {}) });
     this.#record(before ? { type: 'MODIFIED', rv: this.#rv, kind: view.kind, object: versioned, previous: before.object } : { type: 'ADDED', rv: this.#rv, kind: view.kind, object: versioned });
   }
 
@@ -255,9 +269,13 @@ function userMetadata(meta: Record<string, unknown>): Record<string, unknown> {
 
 /** A status' transition times move on every recompute; they are not a change of their own. */
 function withoutVolatile(o: KubeObject): unknown {
-  const status = o.status as { conditions?: Array<Record<string, unknown>> } | undefined;
-  if (!status?.conditions) return o;
-  return { ...o, status: { ...status, conditions: status.conditions.map(({ lastTransitionTime: _t, ...c }) => c) } };
+  return o.status === undefined ? o : { ...o, status: withoutVolatileStatus(o.status) };
+}
+
+function withoutVolatileStatus(status: unknown): unknown {
+  const s = status as { conditions?: Array<Record<string, unknown>> } | undefined;
+  if (!s?.conditions) return status;
+  return { ...s, conditions: s.conditions.map(({ lastTransitionTime: _t, ...c }) => c) };
 }
 
 /** A v1 Secret as the API shows it: the key names, never the values (as the admin API does). */

@@ -231,17 +231,19 @@ export class LiveConfig {
   }
 
   /**
-   * The document serving for a resource as it was written (a copy): the admin-applied one,
+   * The document serving for a resource as it was written (a copy, unless asked not to): the admin-applied one,
    * else the `-f` file's. Undefined when nothing serves under that kind, namespace and name.
    */
-  document(kindInput: string, namespace: string, name: string): Record<string, unknown> | undefined {
-    const kind = resolveKindName(this.#o.registry, kindInput) ?? kindInput;
-    const key = docKey(kind, namespace, name);
+  document(kindInput: string, namespace: string, name: string, options: { copy?: boolean } = {}): Record<string, unknown> | undefined {
+    // A kind name as the runtime spells it is the common case (and resolving aliases is not cheap).
+    let key = docKey(kindInput, namespace, name);
+    if (!this.#effective.has(key)) key = docKey(resolveKindName(this.#o.registry, kindInput) ?? kindInput, namespace, name);
     const serving = this.#effective.get(key);
     if (!serving) return undefined;
     const applied = this.#applied.get(key);
     const doc = applied?.doc === serving && isRecord(applied.entry.document) ? applied.entry.document : (serving.resource?.raw ?? documentOf(serving));
-    return structuredClone(doc);
+    // Without a copy the caller must not change it: the Kubernetes view compares it by identity.
+    return options.copy === false ? doc : structuredClone(doc);
   }
 
   /** Stops watching files. */
