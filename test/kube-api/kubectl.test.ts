@@ -92,7 +92,22 @@ spec:
   subscriber: {uri: "${sink.url}stream"}
 `,
     );
+    writeFileSync(
+      join(dir, 'app', 'core.yaml'),
+      `apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {token: s3cr3t-value}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {mode: fast}
+`,
+    );
     const out = await kubectl.ok(['apply', '-f', join(dir, 'app')]);
+    assert.match(out, /secret\/creds created/);
+    assert.match(out, /configmap\/settings created/);
     assert.match(out, /broker\.eventing\.knative\.dev\/default created/);
     assert.match(out, /trigger\.eventing\.knative\.dev\/orders created/);
     assert.match(out, /inmemorychannel\.messaging\.knative\.dev\/stream created/);
@@ -126,7 +141,13 @@ spec:
     assert.match(obj.metadata.creationTimestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     assert.ok(obj.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'], 'client-side apply annotation kept');
 
-    assert.match(await kubectl.ok(['apply', '-f', join(dir, 'app')]), /trigger\.eventing\.knative\.dev\/orders unchanged/);
+    const again = await kubectl.ok(['apply', '-f', join(dir, 'app')]);
+    assert.match(again, /trigger\.eventing\.knative\.dev\/orders unchanged/);
+    assert.match(again, /configmap\/settings unchanged/);
+    // A Secret's values are never shown, not even to kubectl; the stored one keeps its value.
+    assert.doesNotMatch(await kubectl.ok(['get', 'secret', 'creds', '-o', 'yaml']), /s3cr3t|czNjcjN0/);
+    assert.equal(Buffer.from(server.runtime.getSecret('default', 'creds')!.data.token!).toString(), 's3cr3t-value');
+    assert.match(await kubectl.ok(['get', 'secrets']), /^creds\s+Opaque\s+1\s+\d+s$/m);
     writeFileSync(join(dir, 'app', 'trigger.yaml'), `apiVersion: eventing.knative.dev/v1
 kind: Trigger
 metadata:
