@@ -41,13 +41,16 @@ export function kubeApi(options: KubeApiOptions): { plugin: (app: FastifyInstanc
     apply: async (doc) => {
       await live.applyBody(JSON.stringify(doc), 'application/json', 'kubectl');
     },
+    validate: async (doc) => {
+      live.validateBody(JSON.stringify(doc), 'application/json', 'kubectl');
+    },
     delete: (kind, namespace, name) => live.deleteOne(kind, namespace, name),
     document: (kind, namespace, name) => live.document(kind, namespace, name),
   });
   const plugin = async (app: FastifyInstance) => {
     const version = sluiceServerVersion();
     await discoveryRoutes(kinds, version)(app);
-    await openApiV2Routes(version.gitVersion)(app);
+    await openApiV2Routes(kinds, version.gitVersion)(app);
     await openApiRoutes(kinds)(app);
     await kubeResourceRoutes(kinds, store, writes, options.isDraining ? { isDraining: options.isDraining } : {})(app);
   };

@@ -96,20 +96,17 @@ class Handlers {
 
   async create(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const t = this.#target(req);
-    refuseDryRun(req);
     const created = await this.writes.create(t, jsonBody(req));
     return reply.code(201).send(asVersion(created, t.kind, t.version));
   }
 
   async update(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const t = this.#item(req);
-    refuseDryRun(req);
     return reply.send(asVersion(await this.writes.update(t, jsonBody(req)), t.kind, t.version));
   }
 
   async patch(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const t = this.#item(req);
-    refuseDryRun(req);
     const q = req.query as ListQuery;
     const { object, created } = await this.writes.patch(t, textBody(req), req.headers['content-type'], {
       ...(q.fieldManager !== undefined ? { fieldManager: q.fieldManager } : {}),
@@ -120,7 +117,6 @@ class Handlers {
 
   async delete(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const t = this.#item(req);
-    refuseDryRun(req);
     const text = typeof req.body === 'string' ? req.body.trim() : '';
     const options = text ? (parseJson(text, 'DeleteOptions') as { preconditions?: { uid?: string; resourceVersion?: string } }) : {};
     const deleted = await this.writes.delete(t, options.preconditions ? { preconditions: options.preconditions } : {});
@@ -138,7 +134,7 @@ class Handlers {
     const version = p.version ?? 'v1';
     const kind = this.kinds.byPlural(p.group ?? '', version, p.plural);
     if (!kind) throw new NotFoundError(`the server could not find the requested resource (${p.plural} in ${p.group ? `${p.group}/` : ''}${version})`);
-    return { kind, version, namespace: p.namespace as string, ...(p.name !== undefined ? { name: p.name } : {}) };
+    return { kind, version, namespace: p.namespace as string, ...(p.name !== undefined ? { name: p.name } : {}), ...(dryRunOf(req) ? { dryRun: true } : {}) };
   }
 
   #item(req: FastifyRequest): WriteTarget & { name: string } {
@@ -162,8 +158,12 @@ function selectorOf(q: ListQuery): (o: KubeObject) => boolean {
   return (o) => labels(o.metadata.labels) && fields(o);
 }
 
-function refuseDryRun(req: FastifyRequest): void {
-  if ((req.query as ListQuery).dryRun) throw new InvalidOptionError('dryRun is not supported by Sluice: nothing was changed (use sluice validate -f <file> to check resources)');
+/** `dryRun=All` (kubectl's `--dry-run=server`, `kubectl diff`); any other value is refused, as Kubernetes does. */
+function dryRunOf(req: FastifyRequest): boolean {
+  const v = (req.query as ListQuery).dryRun;
+  if (v === undefined) return false;
+  if (v !== 'All') throw new InvalidOptionError(`dryRun: unsupported value ${JSON.stringify(v)}; the only valid value is All`);
+  return true;
 }
 
 function textBody(req: FastifyRequest): string {

@@ -9,6 +9,8 @@ import { applyPatch, fieldSetOf, parseApplyBody, patchContentType, serverSideApp
 export interface KubeWriteTarget {
   /** Validates and applies one document (all-or-nothing), saved under `--data-dir` like any admin apply. */
   apply(doc: Record<string, unknown>): Promise<void>;
+  /** Validates one document as apply() would, changing nothing (dry run). */
+  validate(doc: Record<string, unknown>): Promise<void>;
   /** Deletes one resource; false when there is none. */
   delete(kind: string, namespace: string, name: string): Promise<boolean>;
   /** The document serving for a resource as written (real Secret values included). */
@@ -21,6 +23,8 @@ export interface WriteTarget {
   version: string;
   namespace: string;
   name?: string;
+  /** `dryRun=All`: validate and answer with the object as it would be, change nothing. */
+  dryRun?: boolean;
 }
 
 interface ManagedFieldsEntry {
@@ -89,6 +93,7 @@ export class KubeWrites {
     const p = options.preconditions;
     if (p?.uid && p.uid !== current.metadata.uid) throw new ConflictError(`Precondition failed: UID in precondition: ${p.uid}, UID in object meta: ${current.metadata.uid}`);
     if (p?.resourceVersion && p.resourceVersion !== current.metadata.resourceVersion) throw conflict(t);
+    if (t.dryRun) return current;
     if (!(await this.#target.delete(t.kind.kind, t.namespace, t.name!))) throw notFound(t);
     this.#store.refresh();
     return current;
@@ -132,10 +137,25 @@ export class KubeWrites {
   }
 
   async #write(t: WriteTarget, name: string, doc: Record<string, unknown>): Promise<KubeObject> {
+    if (t.dryRun) {
+      await this.#target.validate(doc);
+      return this.#wouldBe(t, name, doc);
+    }
     await this.#target.apply(doc);
     const written = this.#store.get(t.kind.kind, t.namespace, name);
     if (!written) throw new NotFoundError(`${qualified(t.kind)} "${name}" was applied but is not served (see its status with kubectl describe)`);
     return written;
+  }
+
+  /** What a dry run answers: the written document with the server's metadata and the current status. */
+  #wouldBe(t: WriteTarget, name: string, doc: Record<string, unknown>): KubeObject {
+    const current = this.#store.get(t.kind.kind, t.namespace, name, false);
+    const meta = doc.metadata as Record<string, unknown>;
+    const object = { ...doc, metadata: { ...meta, name, namespace: t.namespace, resourceVersion: current?.metadata.resourceVersion ?? '' } } as KubeObject;
+    if (t.kind.kind === 'Secret') object.data = Object.fromEntries([...Object.keys((doc.data as object | undefined) ?? {}), ...Object.keys((doc.stringData as object | undefined) ?? {})].map((k) => [k, '']));
+    delete object.stringData;
+    if (!t.kind.topLevel && current?.status !== undefined) object.status = current.status;
+    return object;
   }
 
   #existing(t: WriteTarget): KubeObject {

@@ -170,6 +170,12 @@ export class LiveConfig {
     });
   }
 
+  /** What applyBody() would refuse, without applying anything (a dry run): throws ApplyRejectedError. */
+  validateBody(body: string, contentType: string | undefined, source = 'request'): void {
+    const docs = bodyDocuments(body, contentType);
+    rejectIfInvalid(parseResourcesText(docs.text, source, this.#loadOptions()).errors, 'applied (dry run)');
+  }
+
   /** Deletes one resource; false when there is no such resource. */
   async deleteOne(kindInput: string, namespace: string, name: string): Promise<boolean> {
     const kind = resolveKindName(this.#o.registry, kindInput) ?? kindInput;

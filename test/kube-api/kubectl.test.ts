@@ -269,6 +269,27 @@ metadata: {name: ssa, labels: {owner: ssa}}
     assert.match((await kubectl.run(['get', 'trigger', 'late'])).stderr, /NotFound/);
   });
 
+  test('server-side dry run: kubectl diff shows a change, apply --dry-run=server changes nothing', async () => {
+    const changed = `apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: stream-sub, labels: {team: b}}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: stream}
+  subscriber: {uri: "http://127.0.0.1:9/dry-run"}
+`;
+    writeFileSync(join(dir, 'dry.yaml'), changed);
+    const before = await kubectl.ok(['get', 'subscription', 'stream-sub', '-o', 'jsonpath={.spec.subscriber.uri} {.metadata.resourceVersion}']);
+    const diff = await kubectl.run(['diff', '-f', join(dir, 'dry.yaml')]);
+    assert.equal(diff.code, 1, `kubectl diff exits 1 when there are differences: ${diff.stderr}`);
+    assert.match(diff.stdout, /^\+\s+uri: http:\/\/127\.0\.0\.1:9\/dry-run$/m);
+    assert.match(await kubectl.ok(['apply', '--dry-run=server', '-f', join(dir, 'dry.yaml')]), /subscription\.messaging\.knative\.dev\/stream-sub configured \(server dry run\)/);
+    assert.equal(await kubectl.ok(['get', 'subscription', 'stream-sub', '-o', 'jsonpath={.spec.subscriber.uri} {.metadata.resourceVersion}']), before, 'nothing changed');
+    const invalid = await kubectl.run(['apply', '--dry-run=server', '-f', '-'], 'apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: dry-bad}\nspec: {subscriber: {uri: "http://x/"}}\n');
+    assert.notEqual(invalid.code, 0);
+    assert.match(invalid.stderr, /spec\.broker/);
+    assert.match((await kubectl.run(['get', 'trigger', 'dry-bad'])).stderr, /NotFound/);
+  });
+
   test('a watch from a resourceVersion older than the history gets 410 Expired', async () => {
     const r = await request(`${server.adminUrl}/apis/eventing.knative.dev/v1/namespaces/default/triggers?watch=1&resourceVersion=1`, { headers: { authorization: `Bearer ${TOKEN}` }, dispatcher: admin });
     const line = (await r.body.text()).trim().split('\n')[0]!;
