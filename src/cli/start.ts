@@ -143,6 +143,7 @@ async function start(flags: StartFlags): Promise<number> {
     throw new InvalidOptionError(`--header-timeout (${flags.headerTimeout}) must not be longer than --request-timeout (${flags.requestTimeout})`);
   }
   if (ingressLimits.keepAliveTimeoutMs === 0) throw new InvalidOptionError('--keep-alive-timeout: must be more than 0');
+  const adminTls = adminTlsOf(flags);
   const drainTimeoutMs = parseDurationFlag(flags.drainTimeout, '--drain-timeout');
   const channelCapacity = parsePositiveInt(flags.channelCapacity, '--channel-capacity');
   const channelCapacityBytes = positiveSize(flags.channelCapacityBytes, '--channel-capacity-bytes');
@@ -200,7 +201,7 @@ async function start(flags: StartFlags): Promise<number> {
     tracing: await loadTracing({ otlpTracesUrl, logger }),
     dataDir: flags.dataDir,
     ...(flags.adminToken !== undefined ? { adminToken: flags.adminToken } : {}),
-    ...adminTlsOf(flags),
+    ...adminTls,
     containers,
   });
   await server.listen();
