@@ -3,6 +3,7 @@
 // (epoch milliseconds with a fraction, from performance.timeOrigin + performance.now()).
 // GET /stats returns {count, latencies} and resets.
 import { createServer } from 'node:http';
+import { performance } from 'node:perf_hooks';
 
 const port = Number(process.argv[2]);
 let latencies = [];
