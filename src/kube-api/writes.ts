@@ -47,12 +47,37 @@ export class KubeWrites {
   readonly #store: KubeObjectStore;
   readonly #target: KubeWriteTarget;
 
+  /** Writes one at a time: a check (exists? current resourceVersion?) and its write must not interleave with another's. */
+  #chain: Promise<unknown> = Promise.resolve();
+
   constructor(store: KubeObjectStore, target: KubeWriteTarget) {
     this.#store = store;
     this.#target = target;
   }
 
-  async create(t: WriteTarget, body: unknown): Promise<KubeObject> {
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn);
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  create(t: WriteTarget, body: unknown): Promise<KubeObject> {
+    return this.#serial(() => this.#create(t, body));
+  }
+
+  update(t: WriteTarget, body: unknown): Promise<KubeObject> {
+    return this.#serial(() => this.#update(t, body));
+  }
+
+  patch(t: WriteTarget, body: string, contentType: string | undefined, query: { fieldManager?: string; force?: string }): Promise<{ object: KubeObject; created: boolean }> {
+    return this.#serial(() => this.#patch(t, body, contentType, query));
+  }
+
+  delete(t: WriteTarget, options: { preconditions?: { uid?: string; resourceVersion?: string } }): Promise<KubeObject> {
+    return this.#serial(() => this.#delete(t, options));
+  }
+
+  async #create(t: WriteTarget, body: unknown): Promise<KubeObject> {
     const obj = this.#checked(t, body, 'create');
     const meta = obj.metadata as Record<string, unknown>;
     if (typeof meta.name !== 'string' || meta.name === '') {
@@ -69,7 +94,7 @@ export class KubeWrites {
     return this.#write(t, name, doc);
   }
 
-  async update(t: WriteTarget, body: unknown): Promise<KubeObject> {
+  async #update(t: WriteTarget, body: unknown): Promise<KubeObject> {
     const obj = this.#checked(t, body, 'update');
     const current = this.#existing(t);
     const rv = (obj.metadata as Record<string, unknown>).resourceVersion;
@@ -77,7 +102,7 @@ export class KubeWrites {
     return this.#replace(t, current, obj);
   }
 
-  async patch(t: WriteTarget, body: string, contentType: string | undefined, query: { fieldManager?: string; force?: string }): Promise<{ object: KubeObject; created: boolean }> {
+  async #patch(t: WriteTarget, body: string, contentType: string | undefined, query: { fieldManager?: string; force?: string }): Promise<{ object: KubeObject; created: boolean }> {
     const type = patchContentType(contentType);
     if (!type) throw new InvalidPatchError(`PATCH takes application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json or application/apply-patch+yaml, not ${contentType ?? 'no Content-Type'}`);
     if (type === 'application/apply-patch+yaml') return this.#serverSideApply(t, body, query.fieldManager);
@@ -88,7 +113,7 @@ export class KubeWrites {
     return { object: await this.#replace(t, current, this.#checked(t, patched, 'patch')), created: false };
   }
 
-  async delete(t: WriteTarget, options: { preconditions?: { uid?: string; resourceVersion?: string } }): Promise<KubeObject> {
+  async #delete(t: WriteTarget, options: { preconditions?: { uid?: string; resourceVersion?: string } }): Promise<KubeObject> {
     const current = this.#existing(t);
     const p = options.preconditions;
     if (p?.uid && p.uid !== current.metadata.uid) throw new ConflictError(`Precondition failed: UID in precondition: ${p.uid}, UID in object meta: ${current.metadata.uid}`);

@@ -318,7 +318,11 @@ export class SluiceServer {
       // After the drain, so the last deliveries' spans are exported too.
       await this.tracing.shutdown();
       await this.durableBackends.close().catch((err: unknown) => this.#o.logger.warn({ err }, 'closing NATS/Redis connections failed'));
+      // The admin port holds no events: a client that keeps a connection open past 2 s
+      // (a stuck keep-alive, a stream) must not hold up the exit.
+      const adminForce = setTimeout(() => this.admin?.server.closeAllConnections(), 2000);
       await Promise.allSettled([this.ingress.close(), this.admin?.close()]);
+      clearTimeout(adminForce);
       this.inspector.close();
     })();
     return this.#closed;

@@ -72,6 +72,15 @@ describe('Kubernetes-shaped API over HTTP', () => {
     assert.deepEqual([elsewhere.status, elsewhere.body.kind], [400, 'Status']);
   });
 
+  test('concurrent creates of one name: one 201, the others 409; concurrent updates from one resourceVersion: one wins', async () => {
+    const creates = await Promise.all(Array.from({ length: 5 }, () => call('POST', TRIGGERS, trigger('race'))));
+    assert.deepEqual(creates.map((c) => c.status).sort(), [201, 409, 409, 409, 409]);
+    const current = (await call('GET', `${TRIGGERS}/race`)).body;
+    const updates = await Promise.all(['a', 'b', 'c'].map((b) => call('PUT', `${TRIGGERS}/race`, { ...current, spec: { ...current.spec, broker: b } })));
+    assert.deepEqual(updates.map((u) => u.status).sort(), [200, 409, 409]);
+    assert.equal((await call('DELETE', `${TRIGGERS}/race`)).status, 200);
+  });
+
   test('update with a stale resourceVersion: 409 Conflict, nothing changed; with the current one: applied, generation +1', async () => {
     const current = (await call('GET', `${TRIGGERS}/t1`)).body;
     const stale = { ...current, metadata: { ...current.metadata, resourceVersion: '1' }, spec: { ...current.spec, broker: 'other' } };
