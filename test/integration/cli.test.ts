@@ -61,7 +61,7 @@ test('npm start example: events sent with curl-like POSTs reach the event displa
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   try {
-    await waitUntil(() => out.includes('send events with POST'), 15_000, 'the start banner');
+    await waitUntil(() => out.includes('send events with POST'), 60_000, 'the start banner');
     assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${port}/channels/default/demo`));
     const res = await fetch(`http://127.0.0.1:${port}/channels/default/demo`, {
       method: 'POST',
