@@ -333,9 +333,12 @@ export class ConflictError extends SluiceError {
   override readonly statusCode = 409;
   /** Kubernetes' Status reason: `Conflict` or `AlreadyExists`. */
   readonly kubeReason: 'Conflict' | 'AlreadyExists';
-  constructor(message: string, options?: { cause?: unknown; kubeReason?: 'Conflict' | 'AlreadyExists' }) {
+  /** Server-side apply: each field another manager owns with another value. */
+  readonly fieldConflicts: ReadonlyArray<{ field: string; manager: string }>;
+  constructor(message: string, options?: { cause?: unknown; kubeReason?: 'Conflict' | 'AlreadyExists'; fieldConflicts?: ReadonlyArray<{ field: string; manager: string }> }) {
     super(message, options);
     this.kubeReason = options?.kubeReason ?? 'Conflict';
+    this.fieldConflicts = options?.fieldConflicts ?? [];
   }
 }
 

@@ -40,6 +40,11 @@ export function statusOfError(err: unknown, subject?: ErrorSubject): KubeStatus 
     const invalidDetails = subject ? { name, group: subject.kind.group, kind: subject.kind.kind } : {};
     return kubeStatus(422, 'Invalid', `${what} is invalid: ${fields || err.message}`, { ...invalidDetails, causes });
   }
+  if (err instanceof ConflictError && err.fieldConflicts.length > 0) {
+    // kubectl lists these causes and suggests --force-conflicts.
+    const causes = err.fieldConflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}"`, field: c.field }));
+    return kubeStatus(409, 'Conflict', err.message, { ...details, causes });
+  }
   const code = httpStatusOf(err);
   const reason = err instanceof ConflictError ? err.kubeReason : (REASONS[code] ?? 'InternalError');
   const message = code >= 500 && !(err instanceof SluiceError) ? 'internal error' : String((err as { message?: unknown })?.message ?? err);

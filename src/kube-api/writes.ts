@@ -4,6 +4,7 @@ import { stableJson } from '../live-config/resource-digest.js';
 import type { KubeKind, KubeObject } from './kube-kinds.js';
 import { SERVER_METADATA, type KubeObjectStore } from './object-store.js';
 import { applyPatch, fieldSetOf, parseApplyBody, patchContentType, serverSideApply, type FieldsV1 } from './patch.js';
+import { applyConflicts, leafPaths, withoutFields } from './field-ownership.js';
 
 /** The one write path Sluice has (live configuration): the Kubernetes API only translates to it. */
 export interface KubeWriteTarget {
@@ -105,7 +106,7 @@ export class KubeWrites {
   async #patch(t: WriteTarget, body: string, contentType: string | undefined, query: { fieldManager?: string; force?: string }): Promise<{ object: KubeObject; created: boolean }> {
     const type = patchContentType(contentType);
     if (!type) throw new InvalidPatchError(`PATCH takes application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json or application/apply-patch+yaml, not ${contentType ?? 'no Content-Type'}`);
-    if (type === 'application/apply-patch+yaml') return this.#serverSideApply(t, body, query.fieldManager);
+    if (type === 'application/apply-patch+yaml') return this.#serverSideApply(t, body, query.fieldManager, query.force === 'true');
     const current = this.#existing(t);
     const patched = applyPatch(this.#patchBase(t, current), body, type);
     const rv = (patched.metadata as Record<string, unknown> | undefined)?.resourceVersion;
@@ -124,16 +125,31 @@ export class KubeWrites {
     return current;
   }
 
-  async #serverSideApply(t: WriteTarget, body: string, manager: string | undefined): Promise<{ object: KubeObject; created: boolean }> {
+  async #serverSideApply(t: WriteTarget, body: string, manager: string | undefined, force: boolean): Promise<{ object: KubeObject; created: boolean }> {
     if (!manager) throw new InvalidOptionError('PATCH with application/apply-patch+yaml requires the fieldManager parameter');
     const applied = this.#checked(t, parseApplyBody(body), 'apply');
     const current = this.#store.get(t.kind.kind, t.namespace, t.name!);
     const entries = (current?.metadata.managedFields as ManagedFieldsEntry[] | undefined) ?? [];
-    const previous = entries.find((e) => e.manager === manager && e.operation === 'Apply')?.fieldsV1;
+    const mine = (e: ManagedFieldsEntry) => e.manager === manager && e.operation === 'Apply';
+    const previous = entries.find(mine)?.fieldsV1;
     const base = current ? this.#patchBase(t, current) : undefined;
-    const merged = serverSideApply(base, applied, previous);
-    const own: ManagedFieldsEntry = { manager, operation: 'Apply', apiVersion: apiVersionOf(t), time: nowSeconds(), fieldsType: 'FieldsV1', fieldsV1: fieldSetOf(applied) };
-    (merged.metadata as Record<string, unknown>).managedFields = [...entries.filter((e) => !(e.manager === manager && e.operation === 'Apply')), own];
+    const appliedFields = fieldSetOf(applied);
+    let others = entries.filter((e) => !mine(e));
+    const conflicts = base ? applyConflicts(base, applied, appliedFields, others) : [];
+    if (conflicts.length > 0) {
+      if (!force) {
+        const list = conflicts.map((c) => `conflict with "${c.manager}" using ${apiVersionOf(t)}: ${c.field}`).join('\n');
+        throw new ConflictError(`Apply failed with ${conflicts.length} conflict${conflicts.length > 1 ? 's' : ''}: ${list}`, { fieldConflicts: conflicts });
+      }
+      // Forced: the fields change hands.
+      const taken = conflicts.map((c) => c.field.slice(1).split('.'));
+      others = others.map((e) => ({ ...e, fieldsV1: withoutFields(e.fieldsV1, taken) })).filter((e) => leafPaths(e.fieldsV1).length > 0);
+    }
+    // A field this manager stops applying stays while another manager's apply still owns it.
+    const stillOwned = others.filter((e) => e.operation === 'Apply').flatMap((e) => leafPaths(e.fieldsV1));
+    const merged = serverSideApply(base, applied, previous && withoutFields(previous, stillOwned));
+    const own: ManagedFieldsEntry = { manager, operation: 'Apply', apiVersion: apiVersionOf(t), time: nowSeconds(), fieldsType: 'FieldsV1', fieldsV1: appliedFields };
+    (merged.metadata as Record<string, unknown>).managedFields = [...others, own];
     if (!current) {
       const doc = forWrite(merged, t);
       Object.assign(doc.metadata as object, this.#store.identityFor(t.kind.kind, t.namespace, t.name!), { generation: 1 });

@@ -254,6 +254,17 @@ metadata: {name: ssa, labels: {owner: ssa}}
     assert.match(await kubectl.ok(['apply', '--server-side', '-f', '-'], ssa), /inmemorychannel\.messaging\.knative\.dev\/ssa serverside-applied/);
     assert.match(await kubectl.ok(['apply', '--server-side', '-f', '-'], ssa.replace(', labels: {owner: ssa}', '')), /serverside-applied/);
     assert.equal(await kubectl.ok(['get', 'imc', 'ssa', '-o', 'jsonpath={.metadata.labels.owner}']), '', 'a label the manager stopped applying is removed');
+    // Two field managers: a different value for a field the other applies is a conflict, until forced.
+    await kubectl.ok(['apply', '--server-side', '-f', '-'], ssa.replace('{owner: ssa}', '{team: blue}'));
+    const conflict = await kubectl.run(['apply', '--server-side', '--field-manager=ci', '-f', '-'], ssa.replace('{owner: ssa}', '{team: green}'));
+    assert.notEqual(conflict.code, 0);
+    assert.match(conflict.stderr, /conflict with "kubectl"/);
+    assert.equal(await kubectl.ok(['get', 'imc', 'ssa', '-o', 'jsonpath={.metadata.labels.team}']), 'blue');
+    await kubectl.ok(['apply', '--server-side', '--field-manager=ci', '--force-conflicts', '-f', '-'], ssa.replace('{owner: ssa}', '{team: green}'));
+    assert.equal(await kubectl.ok(['get', 'imc', 'ssa', '-o', 'jsonpath={.metadata.labels.team}']), 'green');
+    // The first manager no longer applies the label, but ci owns it now: it stays.
+    await kubectl.ok(['apply', '--server-side', '-f', '-'], ssa.replace(', labels: {owner: ssa}', ''));
+    assert.equal(await kubectl.ok(['get', 'imc', 'ssa', '-o', 'jsonpath={.metadata.labels.team}']), 'green');
 
     // Over HTTP: kubectl's --subresource flag is newer than Debian's kubectl 1.20.
     const statusUrl = `${server.adminUrl}/apis/eventing.knative.dev/v1/namespaces/default/brokers/default/status`;
