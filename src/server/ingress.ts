@@ -7,7 +7,7 @@ import { parseHttpEvents } from '../events/index.js';
 import type { SluiceEvent } from '../events/types.js';
 import { createAcceptEvents, type AcceptEvents } from './accept-events.js';
 import { HeadersTooLargeError, InvalidOptionError, MalformedRequestError, MethodNotAllowedError, NotFoundError, NotReadyError, PayloadTooLargeError, RequestTimeoutError, SluiceError, UnauthorizedError, UnavailableError, UnsupportedMediaTypeError, httpStatusOf } from '../errors.js';
-import type { Metrics } from '../observability/metrics.js';
+import { responseCodeClass, type Metrics, type Tally } from '../observability/metrics.js';
 import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
 import { sendError } from './reply-error.js';
 import { governConnections } from './connection-governor.js';
@@ -175,6 +175,19 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
     return sendError(reply, new UnauthorizedError(`${what}: ${denied}`));
   }
 
+  // An address served by its own handler (an EventTransform) takes one event per request:
+  // a 2xx answer counts it received, anything else rejected, as for every other address.
+  const handledTallies = new WeakMap<object, Tally>();
+  function countHandled(handler: object, owner: AddressOwner, status: number): void {
+    if (status >= 200 && status < 300) {
+      let t = handledTallies.get(handler);
+      if (!t) handledTallies.set(handler, (t = metrics.tally(metrics.eventsReceived, { namespace_name: owner.namespace, resource: owner.name, kind: owner.kind })));
+      t.inc(1);
+      return;
+    }
+    metrics.eventsRejected.inc({ namespace_name: owner.namespace, resource: owner.name, response_code: String(status), response_code_class: responseCodeClass(status) });
+  }
+
   async function handleTarget(target: IngressTarget | undefined, what: string, req: FastifyRequest, reply: FastifyReply) {
     if (req.method === 'OPTIONS') return handshake(req, reply);
     if (req.method !== 'POST') {
@@ -241,7 +254,9 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
           const denied = owner && refused(owner, `${owner.kind} ${nsKey(owner.namespace, owner.name)}`, req, reply);
           if (denied) return denied;
           if (options.isDraining()) return sendError(reply, new UnavailableError('sluice is shutting down'));
-          return extra(req, reply, q === -1 ? '' : req.url.slice(q));
+          await extra(req, reply, q === -1 ? '' : req.url.slice(q));
+          if (owner) countHandled(extra, owner, reply.statusCode);
+          return reply;
         }
         if (extra) return handleTarget(extra, `${extra.kind} ${nsKey(extra.namespace, extra.name)}`, req, reply);
       }

@@ -209,6 +209,23 @@ spec:
     assert.equal((await postPush(`${sluice.url}/transforms/default/nope`)).status, 404);
   });
 
+  test('requests to a transform are counted in the ingress metrics: received on 2xx, rejected by status otherwise', async () => {
+    const sample = async (name: string, labels: Record<string, string>) => {
+      const text = await sluice.metrics.registry.getSingleMetricAsString(name);
+      const line = text.split('\n').find((l) => l.startsWith(name + '{') && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+    };
+    const received = { namespace_name: 'default', resource: 'summary', kind: 'transform' };
+    const rejected = { namespace_name: 'default', resource: 'summary', response_code: '400' };
+    const [r0, j0] = [await sample('sluice_events_received_total', received), await sample('sluice_ingress_requests_rejected_total', rejected)];
+    assert.equal((await postPush(`${sluice.url}/transforms/default/summary`)).status, 200);
+    assert.equal((await postPush(`${sluice.url}/transforms/default/summary`)).status, 200);
+    const bad = await fetch(`${sluice.url}/transforms/default/summary`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(bad.status, 400);
+    assert.equal(await sample('sluice_events_received_total', received), r0 + 2);
+    assert.equal(await sample('sluice_ingress_requests_rejected_total', rejected), j0 + 1);
+  });
+
   test('a sink that does not resolve: not Ready with the reason, requests answered 503', async () => {
     const st = sluice.runtime.statusOf('EventTransform', 'default', 'lost-sink')!;
     const ready = st.conditions.find((c) => c.type === 'Ready')!;
