@@ -125,7 +125,7 @@ export class KubeObjectStore {
   identityFor(kind: string, namespace: string, name: string): { uid: string; creationTimestamp: string } {
     const current = this.#entries.get(storeKey(kind, namespace, name))?.object.metadata;
     if (current) return { uid: current.uid, creationTimestamp: current.creationTimestamp };
-    return { uid: randomUUID(), creationTimestamp: nowSeconds() };
+    return { uid: randomUUID(), creationTimestamp: kubeTime() };
   }
 
   /**
@@ -204,7 +204,7 @@ export class KubeObjectStore {
     if (!a) {
       // Stable for the same document across restarts of a file-configured Sluice.
       // Seen for the first time maybe long after it was loaded: its first condition tells when Sluice took it up.
-      a = { uid: uuidFrom(`${key}`), creationTimestamp: firstTransition(status) ?? nowSeconds() };
+      a = { uid: uuidFrom(`${key}`), creationTimestamp: firstTransition(status) ?? kubeTime() };
       this.#assigned.set(key, a);
     }
     return a;
@@ -240,15 +240,15 @@ function withVersion(o: KubeObject, rv: number): KubeObject {
   return { ...o, metadata: { ...o.metadata, resourceVersion: String(rv) } };
 }
 
-/** Kubernetes timestamps have second precision. */
-function nowSeconds(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+/** A Kubernetes timestamp: RFC 3339 with second precision. */
+export function kubeTime(at: Date = new Date()): string {
+  return at.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 function firstTransition(status: unknown): string | undefined {
   const conditions = (status as { conditions?: Array<{ lastTransitionTime?: unknown }> } | undefined)?.conditions ?? [];
   const times = conditions.map((c) => (typeof c.lastTransitionTime === 'string' ? Date.parse(c.lastTransitionTime) : NaN)).filter((t) => Number.isFinite(t) && t <= Date.now());
-  return times.length ? new Date(Math.min(...times)).toISOString().replace(/\.\d+Z$/, 'Z') : undefined;
+  return times.length ? kubeTime(new Date(Math.min(...times))) : undefined;
 }
 
 function uuidFrom(seed: string): string {

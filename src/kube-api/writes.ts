@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConflictError, InvalidOptionError, InvalidPatchError, NotFoundError } from '../errors.js';
 import { stableJson } from '../live-config/resource-digest.js';
 import type { KubeKind, KubeObject } from './kube-kinds.js';
-import { SERVER_METADATA, type KubeObjectStore } from './object-store.js';
+import { kubeTime, SERVER_METADATA, type KubeObjectStore } from './object-store.js';
 import { applyPatch, fieldSetOf, parseApplyBody, patchContentType, serverSideApply, type FieldsV1 } from './patch.js';
 import { applyConflicts, leafPaths, withoutFields } from './field-ownership.js';
 
@@ -148,7 +148,7 @@ export class KubeWrites {
     // A field this manager stops applying stays while another manager's apply still owns it.
     const stillOwned = others.filter((e) => e.operation === 'Apply').flatMap((e) => leafPaths(e.fieldsV1));
     const merged = serverSideApply(base, applied, previous && withoutFields(previous, stillOwned));
-    const own: ManagedFieldsEntry = { manager, operation: 'Apply', apiVersion: apiVersionOf(t), time: nowSeconds(), fieldsType: 'FieldsV1', fieldsV1: appliedFields };
+    const own: ManagedFieldsEntry = { manager, operation: 'Apply', apiVersion: apiVersionOf(t), time: kubeTime(), fieldsType: 'FieldsV1', fieldsV1: appliedFields };
     (merged.metadata as Record<string, unknown>).managedFields = [...others, own];
     if (!current) {
       const doc = forWrite(merged, t);
@@ -260,8 +260,4 @@ function conflict(t: WriteTarget): ConflictError {
 function randomSuffix(): string {
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
   return [...randomBytes(5)].map((b) => alphabet[b % alphabet.length]).join('');
-}
-
-function nowSeconds(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 }

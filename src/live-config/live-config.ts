@@ -247,7 +247,7 @@ export class LiveConfig {
     const serving = this.#effective.get(key);
     if (!serving) return undefined;
     const applied = this.#applied.get(key);
-    const doc = applied?.doc === serving && isRecord(applied.entry.document) ? applied.entry.document : (serving.resource?.raw ?? documentOf(serving));
+    const doc = applied?.doc === serving ? applied.entry.document : (serving.resource?.raw ?? documentOf(serving));
     // Without a copy the caller must not change it: the Kubernetes view compares it by identity.
     return options.copy === false ? doc : structuredClone(doc);
   }
@@ -444,10 +444,6 @@ export class LiveConfig {
     }
     this.#invalidShown = now;
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function emptyLoad(): LoadResult {
