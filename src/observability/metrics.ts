@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { TalliedHistogram } from './tallied-histogram.js';
 import type { ChannelStats } from '../channels/channel.js';
 
 /** One live channel as the metrics see it at scrape time. */
@@ -77,7 +78,8 @@ export class Metrics {
     labelNames: ['namespace_name', 'resource', 'subscription', 'outcome'] as const,
     registers: [this.registry],
   });
-  readonly deliveryLatency = new Histogram({
+  // Observed on every attempt: label sets bound once (see TalliedHistogram).
+  readonly deliveryLatency = new TalliedHistogram({
     name: 'sluice_delivery_duration_seconds',
     help: 'Time of one delivery attempt to a subscriber, by response code class',
     labelNames: ['namespace_name', 'resource', 'subscription', 'response_code_class'] as const,
