@@ -94,6 +94,8 @@ export class Dispatcher {
   readonly #maxReplyBytes: number;
   readonly #agent: Agent;
   readonly #closing = new AbortController();
+  /** Response body bytes kept from a subscriber: only a 200 can carry a reply; of any other body, knativeerrordata keeps 1 KiB. One function for every attempt. */
+  readonly #subscriberBodyBytes = (status: number): number => (status === 200 ? this.#maxReplyBytes : status >= 300 ? MAX_ERROR_DATA_BYTES : 0);
   /** Each handler's bound state, so shedHandlerFor can find it. */
   readonly #bound = new WeakMap<DeliveryHandler, Bound>();
   /** The attempts in flight, aborted by close() along with #closing. */
@@ -294,8 +296,7 @@ export class Dispatcher {
         agent: b.agent,
         timeoutMs: t.policy.timeoutMs ?? this.#defaultTimeoutMs,
         signal: this.#inFlight,
-        // Only a 200 can carry a reply; of any other body, knativeerrordata keeps 1 KiB.
-        maxBodyBytes: (status) => (status === 200 ? this.#maxReplyBytes : status >= 300 ? MAX_ERROR_DATA_BYTES : 0),
+        maxBodyBytes: this.#subscriberBodyBytes,
         headers: PREFER_REPLY,
         span: this.#tracing.startDelivery(event, this.#traceInfo(b, url, attempt)),
       });
