@@ -37,20 +37,30 @@ const ACCEPTED_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'cont
  */
 export function createEventFastPath(o: FastPathOptions): FastPath {
   const { targets, acceptEvents, logger, maxBodyBytes } = o;
-  return (req, res) => {
-    if (req.method !== 'POST') return false;
+  const decide = (req: IncomingMessage): IngressTarget | undefined => {
+    if (req.method !== 'POST') return undefined;
     const headers = req.headers;
     const length = headers['content-length'];
-    if (length === undefined || headers['transfer-encoding'] !== undefined) return false;
-    const bytes = Number(length);
-    if (!(bytes <= maxBodyBytes)) return false;
+    if (length === undefined || headers['transfer-encoding'] !== undefined || !(Number(length) <= maxBodyBytes)) return undefined;
     const type = headers['content-type'];
-    if (type === undefined || !SIMPLE_MEDIA_TYPE.test(type)) return false;
-    const found = eventTargetOf(targets, headers.host, req.url ?? '/');
-    const target = found?.target;
-    if (!target || o.isDraining() || target.notReadyReason() !== undefined) return false;
-    if (targets.authorize?.(target.owner ?? target, headers) !== undefined) return false;
-    readBody(req, bytes, (body) => {
+    if (type === undefined || !SIMPLE_MEDIA_TYPE.test(type)) return undefined;
+    const target = eventTargetOf(targets, headers.host, req.url ?? '/')?.target;
+    if (!target || o.isDraining() || target.notReadyReason() !== undefined) return undefined;
+    if (targets.authorize?.(target.owner ?? target, headers) !== undefined) return undefined;
+    return target;
+  };
+  return (req, res) => {
+    let found: IngressTarget | undefined;
+    try {
+      found = decide(req);
+    } catch {
+      // Whatever failed here, fastify's path reports it properly (and a throw in a request listener would end the process).
+      return false;
+    }
+    if (!found) return false;
+    const target = found;
+    const headers = req.headers;
+    readBody(req, Number(headers['content-length']), (body) => {
       acceptEvents(target, () => parseHttpEvents(headers, body).events, headers).then(
         () => {
           res.writeHead(202, ACCEPTED_HEADERS);

@@ -6,6 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import { silentLogger } from '../../src/observability/logger.js';
+import { IngressTargets } from '../../src/runtime/ingress-targets.js';
+import { createEventFastPath } from '../../src/server/event-fast-path.js';
 import { startSink, type RecordingSink } from '../helpers/sink.js';
 import { channelYaml, startSluice, subscriptionYaml, waitUntil } from '../helpers/sluice.js';
 
@@ -129,5 +132,34 @@ describe('ingress fast path', () => {
     assert.equal((await post(sluice.url, '/channels/default/in', ce('after-gone'), '{}', false)).status, 202);
     await waitUntil(() => sink.requests.some((r) => r.headers['ce-id'] === 'after-gone'));
     assert.ok(!sink.requests.slice(before).some((r) => r.headers['ce-id'] === 'gone'));
+  });
+});
+
+describe('ingress fast path: deciding', () => {
+  test('a check that throws hands the request to the slow path instead of ending the process', async () => {
+    const targets = new IngressTargets();
+    let accepted = 0;
+    targets.channels.set('default/c', { kind: 'channel', namespace: 'default', name: 'c', notReadyReason: () => undefined, accept: async () => void accepted++ });
+    let throwing = true;
+    targets.authorize = () => {
+      if (throwing) throw new Error('boom');
+      return undefined;
+    };
+    const fast = createEventFastPath({ targets, acceptEvents: async (t, events) => t.accept(events()), logger: silentLogger(), maxBodyBytes: 1024, isDraining: () => false });
+    const server = http.createServer((req, res) => {
+      if (fast(req, res)) return;
+      req.resume();
+      res.writeHead(299).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    try {
+      assert.equal((await post(base, '/channels/default/c', ce('t-1'), '{}', false)).status, 299);
+      throwing = false;
+      assert.equal((await post(base, '/channels/default/c', ce('t-2'), '{}', false)).status, 202);
+      assert.equal(accepted, 1);
+    } finally {
+      server.close();
+    }
   });
 });
