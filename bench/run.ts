@@ -2,9 +2,11 @@
  * `npm run bench`: every benchmark against a baseline measured in the same run.
  * Usage: npm run bench [-- channel ...] (default: all but soak). Results go to bench/results/.
  * `npm run bench -- soak [--duration 60] [--channels memory,nats,redis] [--rate 500]`: see bench/soak.ts.
+ * `npm run bench -- channel-profile`: CPU per event and where it goes, see bench/channel-profile.ts.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { benchChannel } from './channel.js';
+import { benchChannelProfile } from './channel-profile.js';
 import { benchDurableChannels } from './channels-durable.js';
 import { benchFilters } from './filters.js';
 import { benchActivator } from './activator.js';
@@ -26,9 +28,10 @@ const benches: Record<string, Bench> = {
   'memory-backlog': () => benchMemoryBacklog({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
   transform: () => benchTransform({ rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
   soak: () => benchSoak(soakOptionsFromArgs(process.argv.slice(2))),
+  'channel-profile': () => benchChannelProfile({ seconds: Number(process.env.BENCH_SECONDS ?? 5), rounds: Number(process.env.BENCH_ROUNDS ?? 3) }),
 };
-/** Minutes long and not a comparison with a baseline: run only when named. */
-const onlyWhenNamed = new Set(['soak']);
+/** Minutes long, or not a comparison with a baseline: run only when named. */
+const onlyWhenNamed = new Set(['soak', 'channel-profile']);
 
 // Names are the arguments that are neither flags nor a flag's value (`--duration 20`).
 const argv = process.argv.slice(2);
