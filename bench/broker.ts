@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { load, type LoadResult } from './channel.js';
+import { benchChannelYaml, load, type LoadResult } from './channel.js';
 import { freePort, median, spawnNode, spawnUntil, stop } from './lib/processes.js';
 import { goal } from './lib/goals.js';
 
@@ -46,18 +46,7 @@ ${filter}
 
 function config(sinkUrl: string, replierUrl: string): string {
   const matching = '  filters: [{exact: {type: bench.event}}]';
-  let yaml = `apiVersion: messaging.knative.dev/v1
-kind: InMemoryChannel
-metadata: {name: bench}
-spec: {capacity: 200000}
----
-apiVersion: messaging.knative.dev/v1
-kind: Subscription
-metadata: {name: bench-sub}
-spec:
-  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: bench}
-  subscriber: {uri: "${sinkUrl}"}
----
+  let yaml = `${benchChannelYaml(sinkUrl)}---
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: bench-channel}

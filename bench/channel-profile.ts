@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { load } from './channel.js';
+import { benchChannelYaml, load } from './channel.js';
 import { freePort, median, spawnNode, spawnUntil, stop } from './lib/processes.js';
 import { STAGES, stageSamples } from './lib/profile-stages.js';
 
@@ -35,21 +35,7 @@ export async function benchChannelProfile(options: { seconds?: number; rounds?: 
   const sinkUrl = `http://127.0.0.1:${sinkPort}/`;
   const fwdPort = await freePort();
   const fwd = await spawnNode(['bench/lib/forwarder.mjs', String(fwdPort), sinkUrl], 'forwarder ready');
-  writeFileSync(
-    join(dir, 'bench.yaml'),
-    `apiVersion: messaging.knative.dev/v1
-kind: InMemoryChannel
-metadata: {name: bench}
-spec: {capacity: 200000}
----
-apiVersion: messaging.knative.dev/v1
-kind: Subscription
-metadata: {name: bench-sub}
-spec:
-  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: bench}
-  subscriber: {uri: "${sinkUrl}"}
-`,
-  );
+  writeFileSync(join(dir, 'bench.yaml'), benchChannelYaml(sinkUrl));
   // Two Sluice processes on the same channel file: the profiler slows the one it
   // samples, so CPU per event is measured on the other, which runs unprofiled.
   const start = async (profiled: boolean) => {

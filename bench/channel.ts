@@ -26,6 +26,22 @@ export interface LoadResult {
   e2eP99: number;
 }
 
+/** The `bench` InMemoryChannel (room for a whole run) with one subscription to `sinkUrl`: the channel path every channel benchmark measures. */
+export function benchChannelYaml(sinkUrl: string): string {
+  return `apiVersion: messaging.knative.dev/v1
+kind: InMemoryChannel
+metadata: {name: bench}
+spec: {capacity: 200000}
+---
+apiVersion: messaging.knative.dev/v1
+kind: Subscription
+metadata: {name: bench-sub}
+spec:
+  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: bench}
+  subscriber: {uri: "${sinkUrl}"}
+`;
+}
+
 const BODY = JSON.stringify({ message: 'hello', n: 42, tags: ['a', 'b', 'c'] });
 
 async function sinkStats(sinkUrl: string): Promise<{ count: number; latencies: number[] }> {
@@ -98,18 +114,7 @@ export async function benchChannel(options: { seconds?: number; rounds?: number;
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
   writeFileSync(
     join(dir, 'bench.yaml'),
-    `apiVersion: messaging.knative.dev/v1
-kind: InMemoryChannel
-metadata: {name: bench}
-spec: {capacity: 200000}
----
-apiVersion: messaging.knative.dev/v1
-kind: Subscription
-metadata: {name: bench-sub}
-spec:
-  channel: {apiVersion: messaging.knative.dev/v1, kind: InMemoryChannel, name: bench}
-  subscriber: {uri: "${sinkUrl}"}
----
+    `${benchChannelYaml(sinkUrl)}---
 apiVersion: messaging.knative.dev/v1
 kind: InMemoryChannel
 metadata: {name: fanout}
