@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { DeliveryObserver, OutcomeInfo } from '../dispatcher/types.js';
+import type { AttemptInfo, DeliveryObserver, OutcomeInfo } from '../dispatcher/types.js';
 import type { DeadLetterOwnerKind } from './dead-letter-store.js';
 import { deadLetterRoutes } from './dead-letter-routes.js';
 import { DeliveryTargetDirectory } from './delivery-targets.js';
@@ -74,33 +74,23 @@ export class DeadLetters {
  * onAttempt only when one of them has: the dispatcher then builds no attempt record.
  */
 export function observeAll(...observers: DeliveryObserver[]): DeliveryObserver {
+  const combined: DeliveryObserver = { onOutcome: callEach(observers.filter((o) => o.onOutcome).map((o) => (info: OutcomeInfo) => o.onOutcome!(info))) };
   const attempts = observers.filter((o) => o.onAttempt);
-  const outcomes = observers.filter((o) => o.onOutcome);
-  const combined: DeliveryObserver = {
-    onOutcome: (info) => {
-      let failed: { err: unknown } | undefined;
-      for (const o of outcomes) {
-        try {
-          o.onOutcome!(info);
-        } catch (err) {
-          failed ??= { err };
-        }
-      }
-      if (failed) throw failed.err;
-    },
-  };
-  if (attempts.length) {
-    combined.onAttempt = (info) => {
-      let failed: { err: unknown } | undefined;
-      for (const o of attempts) {
-        try {
-          o.onAttempt!(info);
-        } catch (err) {
-          failed ??= { err };
-        }
-      }
-      if (failed) throw failed.err;
-    };
-  }
+  if (attempts.length) combined.onAttempt = callEach(attempts.map((o) => (info: AttemptInfo) => o.onAttempt!(info)));
   return combined;
+}
+
+/** Calls every one of `calls`, even after one throws; then throws the first error, if any. */
+function callEach<T>(calls: ReadonlyArray<(info: T) => unknown>): (info: T) => void {
+  return (info) => {
+    let failed: { err: unknown } | undefined;
+    for (const call of calls) {
+      try {
+        call(info);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+    if (failed) throw failed.err;
+  };
 }
