@@ -124,6 +124,8 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
   // shortest deadline so that a 10 s header timeout means 10 s, not up to 40.
   const deadlines = [limits.headersTimeoutMs, limits.requestTimeoutMs].filter((t) => t > 0);
   const checkEveryMs = deadlines.length ? Math.min(1000, Math.max(25, Math.floor(Math.min(...deadlines) / 4))) : 30_000;
+  // Closing: every request takes the slow path, where fastify answers 503.
+  let closing = false;
   const fastPath = createEventFastPath({
     targets,
     acceptEvents,
@@ -139,10 +141,6 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
     // No child logger per request either: nothing logs per request, and errors are logged with their target.
     childLoggerFactory: (logger) => logger,
     bodyLimit: options.maxBodyBytes,
-    requestTimeout: limits.requestTimeoutMs,
-    connectionTimeout: limits.idleTimeoutMs,
-    // Keep-alive clients (load generators, SDK emitters) reuse connections.
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
     return503OnClosing: true,
     // A path that does not percent-decode (`/%`) is refused by the router before any
     // route runs: answer it in the same JSON shape as every other error.
@@ -153,15 +151,13 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
       const server = createServer({ headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: checkEveryMs }, (req, res) => {
         if (!fastPath(req, res)) handler(req, res);
       });
-      // What fastify sets on a server it makes itself.
+      // What fastify would set on a server it made itself. Keep-alive clients (load generators, SDK emitters) reuse connections.
       server.keepAliveTimeout = limits.keepAliveTimeoutMs;
       server.requestTimeout = limits.requestTimeoutMs;
       server.setTimeout(limits.idleTimeoutMs);
       return server;
     },
   });
-  // Closing: every request takes the slow path, where fastify answers 503.
-  let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
     done();
