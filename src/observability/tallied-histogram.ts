@@ -55,7 +55,7 @@ export class TalliedHistogram<T extends string> {
     for (const r of o.registers) r.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
   }
 
-  /** The child for one label set: the same child for the same labels. Throws on an unknown label name. */
+  /** A child counting into the one series of this label set (every call for the same labels shares it). Throws on an unknown label name. */
   labels(labels: Partial<Record<T, string | number>>): HistogramChild {
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries(labels)) {

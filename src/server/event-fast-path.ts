@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { parseHttpEvents } from '../events/index.js';
-import { SluiceError, httpStatusOf } from '../errors.js';
 import type { IngressTarget, IngressTargets } from '../runtime/ingress-targets.js';
 import type { AcceptEvents } from './accept-events.js';
 import { eventTargetOf } from './event-target.js';
-import { writeError } from './reply-error.js';
+import { logUnexpectedAcceptError, writeError } from './reply-error.js';
 
 export interface FastPathOptions {
   targets: IngressTargets;
@@ -85,8 +84,6 @@ function readBody(req: IncomingMessage, bytes: number, done: (body: Buffer) => v
 function noop(): void {}
 
 function answerError(res: ServerResponse, err: unknown, target: IngressTarget, logger: Logger): void {
-  const status = httpStatusOf(err);
-  // Sluice's own errors are expected outcomes (400, 429, 503); anything else is a bug to see.
-  if (!(err instanceof SluiceError) || (status >= 500 && status !== 503)) logger.error({ err, target: `${target.kind} ${target.namespace}/${target.name}` }, 'ingress request failed');
+  logUnexpectedAcceptError(logger, err, target);
   writeError(res, err);
 }

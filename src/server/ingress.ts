@@ -6,10 +6,10 @@ import type { Logger } from 'pino';
 import { parseHttpEvents } from '../events/index.js';
 import type { SluiceEvent } from '../events/types.js';
 import { createAcceptEvents, type AcceptEvents } from './accept-events.js';
-import { HeadersTooLargeError, InvalidOptionError, MalformedRequestError, MethodNotAllowedError, NotFoundError, NotReadyError, PayloadTooLargeError, RequestTimeoutError, SluiceError, UnauthorizedError, UnavailableError, UnsupportedMediaTypeError, httpStatusOf } from '../errors.js';
+import { HeadersTooLargeError, InvalidOptionError, MalformedRequestError, MethodNotAllowedError, NotFoundError, NotReadyError, PayloadTooLargeError, RequestTimeoutError, UnauthorizedError, UnavailableError, UnsupportedMediaTypeError, httpStatusOf } from '../errors.js';
 import { responseCodeClass, type Metrics, type Tally } from '../observability/metrics.js';
 import { TRACING_OFF, type Tracing } from '../observability/tracing.js';
-import { sendError } from './reply-error.js';
+import { logUnexpectedAcceptError, sendError } from './reply-error.js';
 import { createEventFastPath } from './event-fast-path.js';
 import { eventTargetOf } from './event-target.js';
 import { governConnections } from './connection-governor.js';
@@ -227,9 +227,7 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
       await acceptEvents(target, () => parseHttpEvents(req.headers, body).events, req.headers);
       return reply.code(202).send();
     } catch (err) {
-      const status = httpStatusOf(err);
-      // Sluice's own errors are expected outcomes (400, 429, 503); anything else is a bug to see.
-      if (!(err instanceof SluiceError) || (status >= 500 && status !== 503)) options.logger.error({ err, target: `${target.kind} ${target.namespace}/${target.name}` }, 'ingress request failed');
+      logUnexpectedAcceptError(options.logger, err, target);
       return sendError(reply, err);
     }
   }

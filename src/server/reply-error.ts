@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
 import { SluiceError, httpStatusOf } from '../errors.js';
 
 /** What an error is answered with: the status, the JSON body and, for 429/503, when to come back. */
@@ -37,4 +38,14 @@ export function writeError(res: ServerResponse, err: unknown): void {
   if (a.retryAfter !== undefined) headers['retry-after'] = String(a.retryAfter);
   res.writeHead(a.status, headers);
   res.end(text);
+}
+
+/**
+ * Logs an error a target's accept raised, unless it is an expected outcome: Sluice's own
+ * errors (400, 413, 429, 503) are answers, anything else is a bug to see. Both of the
+ * ingress's paths (fastify's and the fast path) call it.
+ */
+export function logUnexpectedAcceptError(logger: Logger, err: unknown, target: { kind: string; namespace: string; name: string }): void {
+  const status = httpStatusOf(err);
+  if (!(err instanceof SluiceError) || (status >= 500 && status !== 503)) logger.error({ err, target: `${target.kind} ${target.namespace}/${target.name}` }, 'ingress request failed');
 }
