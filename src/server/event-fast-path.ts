@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { parseHttpEvents } from '../events/index.js';
 import type { IngressTarget, IngressTargets } from '../runtime/ingress-targets.js';
 import type { AcceptEvents } from './accept-events.js';
+import { AcceptedAnswers } from './accepted-answers.js';
 import { eventTargetOf } from './event-target.js';
 import { logUnexpectedAcceptError, writeError } from './reply-error.js';
 
@@ -22,7 +23,6 @@ export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
 // parameters); anything else goes the slow way, where fastify decides (415).
 const TOKEN = "[\\w!#$%&'*+.^`|~-]+";
 const SIMPLE_MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:\\s*;\\s*${TOKEN}=(?:${TOKEN}|"[^"\\\\]*"))*\\s*$`);
-const ACCEPTED_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-length': '0' });
 
 /**
  * The common request, an event POSTed to a channel, broker or display that exists, is
@@ -36,6 +36,7 @@ const ACCEPTED_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'cont
  */
 export function createEventFastPath(o: FastPathOptions): FastPath {
   const { targets, acceptEvents, logger, maxBodyBytes } = o;
+  const accepted = new AcceptedAnswers();
   const decide = (req: IncomingMessage): IngressTarget | undefined => {
     if (req.method !== 'POST') return undefined;
     const headers = req.headers;
@@ -61,10 +62,7 @@ export function createEventFastPath(o: FastPathOptions): FastPath {
     const headers = req.headers;
     readBody(req, Number(headers['content-length']), (body) => {
       acceptEvents(target, () => parseHttpEvents(headers, body).events, headers).then(
-        () => {
-          res.writeHead(202, ACCEPTED_HEADERS);
-          res.end();
-        },
+        () => accepted.answer(res),
         (err: unknown) => answerError(res, err, target, logger),
       );
     });
