@@ -38,7 +38,7 @@ function stageOf(frame: ProfileNode['callFrame']): Stage | undefined {
   if (f === '(garbage collector)') return 'garbage collection';
   if (/^(writeLatin1String|writev|writeBuffer|writeUtf8String|writeAsciiString)$/.test(f)) return STAGES[0];
   if (u.includes('node_modules/undici') || /dispatcher\/(http-post|post-handler)\./.test(u)) return STAGES[1];
-  if (/node_modules\/(fastify|find-my-way|@fastify)/.test(u) || /server\/(event-fast-path|connection-governor|ingress|event-target|reply-error)\./.test(u)) return STAGES[3];
+  if (/node_modules\/(fastify|find-my-way|@fastify)/.test(u) || /server\/(event-fast-path|accepted-answers|connection-governor|ingress|event-target|reply-error)\./.test(u)) return STAGES[3];
   if (/dispatcher\/(dispatcher|local-delivery)\.|channels\/memory\//.test(u)) return STAGES[5];
   if (/server\/(accept-events|sluice-server|ingress-auth|bearer-token)\.|runtime\//.test(u)) return STAGES[6];
   if (/events\/(parse-http|attributes|binary|media-type|structured|percent-encoding)\./.test(u)) return STAGES[7];
