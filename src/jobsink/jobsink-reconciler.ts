@@ -1,4 +1,4 @@
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { BufferBudget } from '../channels/memory/index.js';
 import type { ContainerSupport } from '../container/index.js';
@@ -9,6 +9,7 @@ import { runtimeEnvLookup } from '../runtime/env-resolver.js';
 import type { ReconcileContext, Reconciler } from '../runtime/runtime.js';
 import { readyStatus } from '../runtime/status.js';
 import { ignoredFields, jobRunner, jobSinkIssues, jobSinkKind, jobSinkLimits, type JobSinkSpec } from './jobsink-kind.js';
+import { JobJournal } from './job-journal.js';
 import { JobSink } from './jobsink.js';
 
 export interface JobSinkReconcilerOptions {
@@ -21,6 +22,11 @@ export interface JobSinkReconcilerOptions {
   /** The process-wide byte budget (`--max-buffered-bytes`) queued and running jobs' events count against. */
   budget?: BufferBudget | undefined;
   spawn?: SpawnSupervised;
+  /**
+   * Where each JobSink keeps its accepted events until their jobs are over
+   * (`<data dir>/jobsinks`): they run again after a crash or restart. None: memory only.
+   */
+  journalDir?: string | undefined;
 }
 
 /** The path of a JobSink under the ingress: `jobsinks/<ns>/<name>`. */
@@ -29,7 +35,8 @@ export const jobSinkPath = (namespace: string, name: string): string => `jobsink
 /**
  * Runs `sinks.knative.dev/v1alpha1` JobSinks: each an ingress target at
  * `<publicUrl>/jobsinks/<ns>/<name>` and resolvable as `ref: {kind: JobSink}`, with its
- * job counts and recent jobs in its status. Deleting one (or shutting down) stops its jobs.
+ * job counts and recent jobs in its status. Deleting one (or shutting down) stops its jobs;
+ * with a journal, a shutdown keeps their events to run at the next start, a delete drops them.
  */
 export class JobSinkReconciler implements Reconciler {
   readonly phase = 'address' as const;
@@ -86,12 +93,15 @@ export class JobSinkReconciler implements Reconciler {
             ...(this.#o.history ? { history: this.#o.history } : {}),
             ...(this.#o.spawn ? { spawn: this.#o.spawn } : {}),
             budget: this.#o.budget,
+            journal: this.#o.journalDir ? new JobJournal(join(this.#o.journalDir, namespace, name)) : undefined,
           },
           resource.spec,
           annotations,
           limits,
         );
         this.sinks.set(key, sink);
+        // What was accepted before a crash or restart runs before anything new is taken.
+        await sink.restore().catch((err: unknown) => ctx.logger.error({ err, jobsink: key }, 'could not read the JobSink journal; its earlier jobs do not run'));
         ctx.targets.paths.set(jobSinkPath(namespace, name), sink);
       }
       this.#writeStatus(key);
@@ -101,7 +111,7 @@ export class JobSinkReconciler implements Reconciler {
       this.sinks.delete(key);
       this.#resources.delete(key);
       ctx.targets.paths.delete(jobSinkPath(sink.namespace, sink.name));
-      await sink.close();
+      await sink.close(undefined, { forget: true });
     }
   }
 

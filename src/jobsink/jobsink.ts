@@ -11,6 +11,7 @@ import type { SpawnSupervised, SupervisedProcess } from '../process/index.js';
 import type { EnvLookup } from '../runtime/env-resolver.js';
 import type { IngressTarget } from '../runtime/ingress-targets.js';
 import { eventBytes, type BufferBudget } from '../channels/memory/index.js';
+import type { JobJournal } from './job-journal.js';
 import { launchAttempt } from './job-launcher.js';
 import { DEFAULT_BACKOFF_LIMIT, jobRunner, type JobRunner, type JobSinkLimits, type JobSinkSpec } from './jobsink-kind.js';
 
@@ -60,6 +61,8 @@ interface Job {
   /** What the event holds of the process's buffer budget until the job is over (0 once released). */
   bytes: number;
   proc?: SupervisedProcess | undefined;
+  /** Its event's entry in the journal, removed when the job is over. */
+  entry?: string | undefined;
   /** Wakes a backoff wait early (stop). */
   wake?: (() => void) | undefined;
 }
@@ -82,6 +85,8 @@ export interface JobSinkOptions {
    * bytes as well as in count.
    */
   budget?: BufferBudget | undefined;
+  /** Where accepted events wait until their job is over (under `--data-dir`); none: memory only. */
+  journal?: JobJournal | undefined;
 }
 
 const BACKOFF_CAP_MS = 60_000;
@@ -106,6 +111,8 @@ export class JobSink implements IngressTarget {
   #succeeded = 0;
   #failed = 0;
   #closed = false;
+  /** Events being written to the journal: they hold room and count as having a job. */
+  #admitting = new Set<string>();
   #images = new Map<string, Promise<void>>();
   readonly #tag = randomBytes(3).toString('hex');
   #log: Logger;
@@ -145,7 +152,7 @@ export class JobSink implements IngressTarget {
     const events = this.#withoutJobs(incoming);
     if (events.length === 0) return Promise.resolve();
     const { maxConcurrent, maxQueued } = this.#limits;
-    const room = Math.max(0, maxConcurrent - this.#running.size) + Math.max(0, maxQueued - this.#queue.length);
+    const room = Math.max(0, maxConcurrent - this.#running.size) + Math.max(0, maxQueued - this.#queue.length) - this.#admitting.size;
     if (events.length > room) {
       return Promise.reject(
         new JobQueueFullError(
@@ -164,6 +171,33 @@ export class JobSink implements IngressTarget {
         ),
       );
     }
+    const bytes = budget ? sizes : undefined;
+    const journal = this.#o.journal;
+    if (!journal) {
+      this.#enqueue(events, bytes, undefined);
+      return Promise.resolve();
+    }
+    return this.#journalAndEnqueue(journal, events, bytes, total);
+  }
+
+  /** Answers only once every event is on disk: a 202 then survives a crash. */
+  async #journalAndEnqueue(journal: JobJournal, events: readonly SluiceEvent[], bytes: number[] | undefined, total: number): Promise<void> {
+    const keys = events.map(eventKey);
+    for (const k of keys) this.#admitting.add(k);
+    const written = await Promise.allSettled(events.map((e) => journal.add(e)));
+    for (const k of keys) this.#admitting.delete(k);
+    const entries = written.flatMap((w) => (w.status === 'fulfilled' ? [w.value] : []));
+    const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+    if (failed || this.#closed) {
+      if (bytes) this.#o.budget?.release(total);
+      await Promise.allSettled(entries.map((e) => journal.remove(e)));
+      if (failed) throw failed.reason;
+      throw new UnavailableError(`JobSink ${this.namespace}/${this.name} is being removed`);
+    }
+    this.#enqueue(events, bytes, entries);
+  }
+
+  #enqueue(events: readonly SluiceEvent[], bytes: readonly number[] | undefined, entries: readonly string[] | undefined): void {
     const runner = this.runner;
     for (const [i, event] of events.entries()) {
       const a = event.attributes;
@@ -177,21 +211,45 @@ export class JobSink implements IngressTarget {
         attempts: 0,
         createdAt: new Date().toISOString(),
       };
-      this.#queue.push({ record, event, spec: this.#spec, runner, limits: this.#limits, bytes: budget ? sizes[i]! : 0 });
+      this.#queue.push({ record, event, spec: this.#spec, runner, limits: this.#limits, bytes: bytes?.[i] ?? 0, entry: entries?.[i] });
       this.#history.push(record);
     }
     this.#prune();
     this.#pump();
     this.#o.onChange();
-    return Promise.resolve();
+  }
+
+  /**
+   * Queues the jobs the journal still holds from before (Sluice was killed, or stopped
+   * with jobs running or waiting), oldest first and ahead of new events. They were
+   * answered 202 then, so the queue's bounds do not refuse them; they count against the
+   * byte budget where it has room. Returns how many.
+   */
+  async restore(): Promise<number> {
+    const journal = this.#o.journal;
+    if (!journal) return 0;
+    const left = await journal.load((file, reason) => this.#log.error({ file, reason }, 'journal entry is not an event; set aside as .bad'));
+    if (left.length === 0) return 0;
+    const budget = this.#o.budget;
+    const bytes = left.map((j) => {
+      const b = eventBytes(j.event);
+      return budget?.tryReserve(b) ? b : 0;
+    });
+    this.#enqueue(
+      left.map((j) => j.event),
+      bytes,
+      left.map((j) => j.entry),
+    );
+    this.#log.info({ jobs: left.length }, 'jobs left unfinished before the restart run again');
+    return left.length;
   }
 
   #withoutJobs(events: readonly SluiceEvent[]): readonly SluiceEvent[] {
-    const seen = new Set<string>();
+    const seen = new Set<string>(this.#admitting);
     for (const r of this.#history) if (r.state !== 'cancelled') seen.add(`${r.eventSource}\n${r.eventId}`);
     const out: SluiceEvent[] = [];
     for (const e of events) {
-      const key = `${e.attributes.source ?? ''}\n${e.attributes.id ?? ''}`;
+      const key = eventKey(e);
       if (seen.has(key)) {
         this.#log.debug({ eventId: e.attributes.id, eventSource: e.attributes.source }, 'event already has a job; none started');
         continue;
@@ -218,8 +276,12 @@ export class JobSink implements IngressTarget {
     return r ? { ...r } : undefined;
   }
 
-  /** Stops every running job (its process or container removed) and cancels the queued ones. */
-  async close(graceMs?: number): Promise<void> {
+  /**
+   * Stops every running job (its process or container removed) and cancels the queued
+   * ones. Their events stay in the journal and run again at the next start, unless
+   * `forget` (the JobSink was deleted): then the journal goes too.
+   */
+  async close(graceMs?: number, options: { forget?: boolean } = {}): Promise<void> {
     this.#closed = true;
     for (const job of this.#queue.splice(0)) this.#finish(job, 'cancelled', { reason: 'Stopped', message: 'the JobSink was removed or Sluice shut down before the job started' });
     const running = [...this.#running];
@@ -231,6 +293,7 @@ export class JobSink implements IngressTarget {
     );
     // The run loops see #closed and end; wait until their temp files are gone.
     await Promise.allSettled(running.map((job) => this.#done.get(job)));
+    if (options.forget) await this.#o.journal?.clear().catch((err: unknown) => this.#log.warn({ err }, 'could not remove the journal of a deleted JobSink'));
     this.#o.onChange();
   }
 
@@ -367,6 +430,12 @@ export class JobSink implements IngressTarget {
     if (started !== undefined) r.durationMs = Date.now() - started;
     if (state === 'succeeded') this.#succeeded++;
     if (state === 'failed') this.#failed++;
+    // Over for good: its event need not run again. A cancelled job's stays, to run after a restart.
+    if (job.entry && state !== 'cancelled') {
+      const entry = job.entry;
+      job.entry = undefined;
+      this.#o.journal?.remove(entry).catch((err: unknown) => this.#log.warn({ err, job: r.id }, 'could not remove a finished job from the journal; it may run again after a restart'));
+    }
     this.#log[state === 'succeeded' ? 'info' : 'warn']({ job: r.id, state, exitCode: r.exitCode, attempts: r.attempts, durationMs: r.durationMs, reason: r.reason }, `job ${state}`);
     this.#prune();
     this.#o.onChange();
@@ -397,4 +466,9 @@ export class JobSink implements IngressTarget {
     }
     return p;
   }
+}
+
+/** Source and id: what names an event, as Knative names the Job after it. */
+function eventKey(e: SluiceEvent): string {
+  return `${e.attributes.source ?? ''}\n${e.attributes.id ?? ''}`;
 }
