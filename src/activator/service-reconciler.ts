@@ -39,6 +39,13 @@ export interface ServiceReconcilerOptions {
   containers?: ContainerSupport;
   /** Environment a Service's replicas get from SinkBindings (K_SINK, K_CE_OVERRIDES), read at each replica start. */
   bindingEnv?: (service: ServiceConfig) => Record<string, string>;
+  /**
+   * The cluster's DNS domain when Sluice runs inside Kubernetes (`cluster.local`): a ref to
+   * a core `v1` Service then resolves, as in Knative, to `http://<name>.<ns>.svc.<domain>/`.
+   * None (outside a cluster): only core Services named after a Knative Service Sluice runs
+   * resolve (Knative gives every Knative Service a core Service of its name).
+   */
+  clusterDomain?: string | undefined;
 }
 
 /** An image made present for a Service version (pulled by its policy), or why it could not be. */
@@ -131,17 +138,28 @@ export class ServiceReconciler implements Reconciler {
     this.#runtime = runtime;
     runtime.addresses.register(serviceKind.kind, (ref) => {
       const key = nsKey(ref.namespace, ref.name);
-      if (!ref.apiVersion.startsWith(SERVING_GROUP)) {
-        throw new DestinationError(`${ref.kind} ${key}: only serving.knative.dev/v1 Services are addressable (a Kubernetes core Service is not; use uri)`);
+      const core = !ref.apiVersion.startsWith(SERVING_GROUP);
+      if (core && ref.apiVersion !== 'v1') {
+        throw new DestinationError(`${ref.kind} ${key}: apiVersion must be serving.knative.dev/v1 (a Knative Service) or v1 (a Kubernetes Service), not ${ref.apiVersion}`);
       }
       const t = this.#tracked.get(key);
-      if (!t) return undefined;
+      if (!t) return core ? this.#coreService(ref.namespace, ref.name) : undefined;
       if (!this.activator.get(key)) throw new DestinationError(`Service ${key} is not ready: ${t.problem?.message ?? 'not started'}`, 'SubscriberNotReady');
       return { url: this.#url(key), endpoint: this.activator.resolver(key) };
     });
     runtime.addresses.register('Deployment', this.deployments.resolve);
     this.#timer = setInterval(() => this.#refreshStatus(), this.#statusMs);
     this.#timer.unref();
+  }
+
+  /** A Kubernetes Service that is not a Knative Service's: its cluster DNS name, which only resolves inside the cluster. */
+  #coreService(namespace: string, name: string): { url: string } {
+    const domain = this.#o.clusterDomain;
+    if (domain) return { url: `http://${name}.${namespace}.svc.${domain}/` };
+    throw new DestinationError(
+      `Service ${namespace}/${name} (v1): a Kubernetes Service is reached at http://${name}.${namespace}.svc.cluster.local/ only from inside a cluster, ` +
+        'and Sluice runs outside one (KUBERNETES_SERVICE_HOST is not set); use uri, or a serving.knative.dev/v1 Service of that name for Sluice to run',
+    );
   }
 
   #url(key: string): string {

@@ -65,6 +65,12 @@ export interface SluiceServerOptions extends ChannelBackendsOptions {
   tracing?: Tracing;
   /** Kubernetes access for apps/v1 Deployment refs (scaled to zero by the activator); loaded on first use. */
   kubeConfig?: () => KubeConfig;
+  /**
+   * The cluster's DNS domain, for refs to core `v1` Services (`http://<name>.<ns>.svc.<domain>/`).
+   * Default: `$CLUSTER_DOMAIN` or `cluster.local` when Sluice runs in a pod (KUBERNETES_SERVICE_HOST
+   * is set), none outside a cluster, where such names do not resolve.
+   */
+  clusterDomain?: string | undefined;
   /** Activator overrides (held-queue size and timeout, process scaler options) for Services. */
   activator?: Omit<ActivatorOptions, 'logger' | 'registry'>;
   /** Event inspector limits (live-stream buffers, history sizes, rate window). */
@@ -233,6 +239,7 @@ export class SluiceServer {
       ...(options.activator ? { activator: options.activator } : {}),
       // Local replicas get K_SINK/K_CE_OVERRIDES from the SinkBindings that select their Service.
       bindingEnv: serviceBindingEnv(this.sinkBindings, this.runtime),
+      clusterDomain: 'clusterDomain' in options ? options.clusterDomain : defaultClusterDomain(process.env),
     });
     this.sources = new SourcesReconciler({
       runners: sourceRunners(options.kinds),
@@ -338,4 +345,10 @@ function isLoopbackHost(host: string): boolean {
 function hostForUrl(host: string | undefined): string {
   if (!host || host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** `$CLUSTER_DOMAIN`, else `cluster.local` (Knative also looks in /etc/resolv.conf), and only inside a cluster. */
+export function defaultClusterDomain(env: NodeJS.ProcessEnv): string | undefined {
+  if (!env.KUBERNETES_SERVICE_HOST) return undefined;
+  return env.CLUSTER_DOMAIN || 'cluster.local';
 }
