@@ -64,9 +64,11 @@ export class JobSinkReconciler implements Reconciler {
     }
     const envLookup = runtimeEnvLookup(ctx);
     const desired = new Set<string>();
+    const listed = new Set<string>();
     for (const { resource, origin } of ctx.list<JobSinkSpec>(jobSinkKind.kind)) {
       const { namespace, name, annotations } = resource.metadata;
       const key = nsKey(namespace, name);
+      listed.add(key);
       // Validated on load; checked again for resources built in code.
       const issues = jobSinkIssues(resource.spec, annotations);
       if (issues.length) {
@@ -111,7 +113,8 @@ export class JobSinkReconciler implements Reconciler {
       this.sinks.delete(key);
       this.#resources.delete(key);
       ctx.targets.paths.delete(jobSinkPath(sink.namespace, sink.name));
-      await sink.close(undefined, { forget: true });
+      // Deleted: its unfinished jobs go with it. Still there but invalid now: they wait in the journal for a fixed spec.
+      await sink.close(undefined, { forget: !listed.has(key) });
     }
   }
 
