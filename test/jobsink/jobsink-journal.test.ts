@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JobJournal } from '../../src/jobsink/job-journal.js';
 import { eventFromJson } from '../../src/events/structured.js';
+import { parseResourcesText } from '../../src/resources/index.js';
+import { createSluiceKinds } from '../../src/kinds.js';
 import { startSink, type RecordingSink } from '../helpers/sink.js';
 import { startSluice, waitUntil } from '../helpers/sluice.js';
 import { Broker, configDir } from '../channels/durable-e2e-helpers.js';
@@ -100,6 +102,26 @@ describe('JobSink journal', () => {
     await third.runtime.delete('JobSink', 'default', 'held');
     assert.equal(existsSync(heldDir), false, 'a deleted JobSink takes its unfinished jobs with it');
     assert.equal(idsSeen(sink).has('h1'), false);
+  });
+
+  test('a JobSink that turns invalid keeps its unfinished jobs; fixed, it runs them', async () => {
+    const sink = await startSink();
+    cleanup.push(() => sink.close());
+    const data = mkdtempSync(join(tmpdir(), 'sluice-journal-'));
+    cleanup.push(() => rmSync(data, { recursive: true, force: true }));
+    const journal = join(data, 'jobsinks', 'default', 'edited');
+    const s = await startSluice(jobSinkYaml('edited', sink.url, 60_000), { dataDir: data });
+    cleanup.push(() => s.close());
+    for (const id of ['e1', 'e2']) assert.equal((await post(`${s.url}/jobsinks/default/edited`, id)).status, 202);
+    // An edit the JobSink cannot run (as a resource built in code may be): it stops, its jobs wait.
+    const broken = parseResourcesText(jobSinkYaml('edited', sink.url, 0), 'edit.yaml', { registry: createSluiceKinds() });
+    broken.resources[0]!.resource.metadata.annotations = { 'sluice.dev/max-concurrent-jobs': 'zero' };
+    await s.runtime.apply(broken.resources);
+    assert.equal(entries(journal).length, 2, 'the unfinished jobs stay in the journal');
+    const fixed = parseResourcesText(jobSinkYaml('edited', sink.url, 0), 'fix.yaml', { registry: createSluiceKinds() });
+    await s.runtime.apply(fixed.resources);
+    await waitUntil(() => idsSeen(sink).has('e1') && idsSeen(sink).has('e2'), 10_000, 'the kept jobs to run once the spec is fixed');
+    await waitUntil(() => entries(journal).length === 0, 5000, 'the journal to empty');
   });
 
   test('a damaged entry is set aside as .bad, an unfinished write is removed, and the rest load oldest first', async () => {
