@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../errors.js';
+import { TEMP_SUFFIX, writeFileDurably } from '../live-config/durable-file.js';
 import { eventFromJson, parseJsonBody, toStructuredJson } from '../events/structured.js';
 import type { SluiceEvent } from '../events/types.js';
 
@@ -37,24 +38,13 @@ export class JobJournal {
     this.dir = dir;
   }
 
-  /** Writes the event (to a temporary name, synced, then renamed) and returns its entry name. */
+  /** Writes the event durably (see writeFileDurably) and returns its entry name. */
   async add(event: SluiceEvent): Promise<string> {
     // Names sort in arrival order, so a restart runs the oldest first.
     const entry = `${Date.now().toString().padStart(15, '0')}-${this.#tag}-${(++this.#seq).toString().padStart(8, '0')}${SUFFIX}`;
-    const tmp = join(this.dir, `.${entry}.tmp`);
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(toStructuredJson(event));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, join(this.dir, entry));
-      await this.#syncDir();
+      await writeFileDurably(join(this.dir, entry), toStructuredJson(event));
     } catch (err) {
-      await rm(tmp, { force: true }).catch(() => {});
       throw new JobJournalError(`cannot keep the event in ${this.dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check --data-dir`, { cause: err });
     }
     return entry;
@@ -84,7 +74,7 @@ export class JobJournal {
     for (const name of names.sort()) {
       const file = join(this.dir, name);
       // A write that never finished: the sender was not answered 202 for it.
-      if (name.startsWith('.') && name.endsWith('.tmp')) {
+      if (name.endsWith(TEMP_SUFFIX)) {
         await rm(file, { force: true }).catch(() => {});
         continue;
       }
@@ -104,15 +94,5 @@ export class JobJournal {
   /** The JobSink was deleted: its unfinished jobs go with it, as Knative deletes a JobSink's Jobs. */
   async clear(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
-  }
-
-  // The rename is durable only once the folder's entry is on disk.
-  async #syncDir(): Promise<void> {
-    const fh = await open(this.dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
   }
 }

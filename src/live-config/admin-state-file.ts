@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DataDirError } from '../errors.js';
+import { writeFileDurably } from './durable-file.js';
 
 /** A document applied through the admin API, kept as it was sent (before defaults). */
 export interface AppliedEntry {
@@ -66,40 +66,12 @@ export class AdminStateFile {
   }
 
   async save(state: AdminState): Promise<void> {
-    const dir = dirname(this.path);
-    const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     const body = JSON.stringify({ version: FORMAT_VERSION, ...state }, null, 2) + '\n';
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(body, 'utf8');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      // A umask cannot widen 0600, but a pre-existing temp name could have other modes.
-      await chmod(tmp, 0o600);
-      await rename(tmp, this.path);
-      await syncDir(dir);
+      await writeFileDurably(this.path, body);
     } catch (err) {
-      await unlink(tmp).catch(() => {});
       throw new DataDirError(`cannot save admin changes to ${this.path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check --data-dir`, { cause: err });
     }
-  }
-}
-
-/** Makes the rename durable; not every platform lets a folder be opened for fsync. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // best effort
   }
 }
 
