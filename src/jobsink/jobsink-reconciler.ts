@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { BufferBudget } from '../channels/memory/index.js';
 import type { ContainerSupport } from '../container/index.js';
+import type { Metrics } from '../observability/metrics.js';
 import { NotFoundError } from '../errors.js';
 import type { SpawnSupervised } from '../process/index.js';
 import { nsKey, type Resource } from '../resources/types.js';
@@ -27,6 +28,8 @@ export interface JobSinkReconcilerOptions {
    * (`<data dir>/jobsinks`): they run again after a crash or restart. None: memory only.
    */
   journalDir?: string | undefined;
+  /** Counts events lost from a journal (`sluice_events_failed_total{reason="journal_unreadable"}`). */
+  metrics?: Metrics | undefined;
 }
 
 /** The path of a JobSink under the ingress: `jobsinks/<ns>/<name>`. */
@@ -96,6 +99,7 @@ export class JobSinkReconciler implements Reconciler {
             ...(this.#o.spawn ? { spawn: this.#o.spawn } : {}),
             budget: this.#o.budget,
             journal: this.#o.journalDir ? new JobJournal(join(this.#o.journalDir, namespace, name)) : undefined,
+            onLost: (reason) => this.#o.metrics?.eventsFailed.inc({ namespace_name: namespace, resource: name, subscription: '', reason }),
           },
           resource.spec,
           annotations,

@@ -87,6 +87,8 @@ export interface JobSinkOptions {
   budget?: BufferBudget | undefined;
   /** Where accepted events wait until their job is over (under `--data-dir`); none: memory only. */
   journal?: JobJournal | undefined;
+  /** An accepted event is lost: its journal entry could not be read back (counted by the caller). */
+  onLost?: ((reason: 'journal_unreadable') => void) | undefined;
 }
 
 const BACKOFF_CAP_MS = 60_000;
@@ -228,7 +230,10 @@ export class JobSink implements IngressTarget {
   async restore(): Promise<number> {
     const journal = this.#o.journal;
     if (!journal) return 0;
-    const left = await journal.load((file, reason) => this.#log.error({ file, reason }, 'journal entry is not an event; set aside as .bad'));
+    const left = await journal.load((file, reason) => {
+      this.#log.error({ file, reason }, 'journal entry is not an event; set aside as .bad, its job does not run');
+      this.#o.onLost?.('journal_unreadable');
+    });
     if (left.length === 0) return 0;
     const budget = this.#o.budget;
     const bytes = left.map((j) => {

@@ -251,7 +251,7 @@ export class SluiceServer {
       // Emits to Sluice's own channels stay on this host even when --public-url is a tunnel.
       localIngressUrl: () => this.ingressUrl || undefined,
     });
-    this.jobSinks = new JobSinkReconciler({ containers: this.containers, budget: this.bufferBudget, journalDir: options.dataDir ? join(options.dataDir, 'jobsinks') : undefined });
+    this.jobSinks = new JobSinkReconciler({ containers: this.containers, budget: this.bufferBudget, journalDir: options.dataDir ? join(options.dataDir, 'jobsinks') : undefined, metrics: this.metrics });
     for (const r of [this.displays, this.brokers, this.brokers.triggers, this.services, this.sources, this.jobSinks, ...kindReconcilers(options.kinds)]) this.runtime.addReconciler(r);
     this.ingress = createIngressApp({
       targets: this.targets,

@@ -13,6 +13,7 @@ import { createSluiceKinds } from '../../src/kinds.js';
 import { startSink, type RecordingSink } from '../helpers/sink.js';
 import { startSluice, waitUntil } from '../helpers/sluice.js';
 import { Broker, configDir } from '../channels/durable-e2e-helpers.js';
+import { metricValue } from '../activator/e2e-helpers.js';
 
 /** Sleeps $SLEEP ms, then posts its event's id to $SINK and exits 0. */
 const JOB = `
@@ -90,7 +91,7 @@ describe('JobSink journal', () => {
     assert.equal(entries(journal).length, 2, 'a job stopped by the shutdown and one never started stay in the journal');
     const second = await startSluice(jobSinkYaml('slow', sink.url, 0), { dataDir: data });
     cleanup.push(() => second.close());
-    await waitUntil(() => idsSeen(sink).has('s1') && idsSeen(sink).has('s2'), 10_000, 'the kept jobs to run at the next start');
+    await waitUntil(() => idsSeen(sink).has('s1') && idsSeen(sink).has('s2'), 30_000, 'the kept jobs to run at the next start');
     await waitUntil(() => entries(journal).length === 0, 5000, 'the journal to empty');
     // The same event again is a redelivery of one that has its job: none is started.
     assert.equal((await post(`${second.url}/jobsinks/default/slow`, 's1')).status, 202);
@@ -120,7 +121,7 @@ describe('JobSink journal', () => {
     assert.equal(entries(journal).length, 2, 'the unfinished jobs stay in the journal');
     const fixed = parseResourcesText(jobSinkYaml('edited', sink.url, 0), 'fix.yaml', { registry: createSluiceKinds() });
     await s.runtime.apply(fixed.resources);
-    await waitUntil(() => idsSeen(sink).has('e1') && idsSeen(sink).has('e2'), 10_000, 'the kept jobs to run once the spec is fixed');
+    await waitUntil(() => idsSeen(sink).has('e1') && idsSeen(sink).has('e2'), 30_000, 'the kept jobs to run once the spec is fixed');
     await waitUntil(() => entries(journal).length === 0, 5000, 'the journal to empty');
   });
 
@@ -142,6 +143,20 @@ describe('JobSink journal', () => {
     await journal.remove(first);
     await journal.remove(first);
     assert.deepEqual((await journal.load(() => {})).map((j) => j.entry), [second]);
+  });
+
+  test('at start, an unreadable entry is logged and counted as a lost event; the readable ones run', async () => {
+    const sink = await startSink();
+    cleanup.push(() => sink.close());
+    const data = mkdtempSync(join(tmpdir(), 'sluice-journal-'));
+    cleanup.push(() => rmSync(data, { recursive: true, force: true }));
+    const journal = new JobJournal(join(data, 'jobsinks', 'default', 'scarred'));
+    await journal.add(eventFromJson({ specversion: '1.0', id: 'ok1', source: 's', type: 't' }));
+    writeFileSync(join(journal.dir, '000000000000001-x-00000001.json'), 'not json');
+    const s = await startSluice(jobSinkYaml('scarred', sink.url, 0), { dataDir: data });
+    cleanup.push(() => s.close());
+    await waitUntil(() => idsSeen(sink).has('ok1'), 10_000, 'the readable entry to run');
+    assert.equal(await metricValue(s.metrics.registry, 'sluice_events_failed_total', { resource: 'scarred', reason: 'journal_unreadable' }), 1);
   });
 
   test('an event that cannot be written is refused with 503, not answered 202', async () => {
