@@ -238,6 +238,27 @@ test('events still held at the close deadline are reported as shutdown losses, i
   assert.equal(ch.stats().depth, 0);
 });
 
+test('pacing in a small channel: a producer that waits for each answer never fills it while the subscriber keeps up', async () => {
+  // capacity 20: a subscription may have 5 in flight; with 16 more waiting before pacing
+  // began, a one-at-a-time producer outran a slower subscriber into a 429.
+  const ch = new MemoryChannel({ capacity: 20 });
+  const pending: Array<() => void> = [];
+  await ch.subscribe({ id: 'slow', maxInFlight: 100, maxAttempts: 1, handler: () => new Promise((resolve) => pending.push(() => resolve({ outcome: 'done' }))) });
+  await ch.publish(ev('warm'));
+  pending.shift()!();
+  await waitUntil(() => ch.stats().depth === 0);
+  // The subscriber finishes one attempt every 5 ms; the producer sends as soon as it is answered.
+  const finisher = setInterval(() => pending.shift()?.(), 5);
+  try {
+    for (let i = 0; i < 60; i++) await ch.publish(ev(`p${i}`));
+    assert.ok(ch.stats().depth <= 10, `held ${ch.stats().depth}`);
+  } finally {
+    clearInterval(finisher);
+    for (const p of pending.splice(0)) p();
+    await ch.close({ deadline: Date.now() + 1000 });
+  }
+});
+
 test('pacing: with a subscriber that keeps up slower than the producer, answers wait for deliveries; a stuck one holds nobody', async () => {
   const ch = new MemoryChannel({ capacity: 1000 });
   // A subscriber that finishes an attempt only when the test says so.

@@ -125,6 +125,8 @@ export class MemoryChannel implements Channel {
   readonly capacityBytes: number;
   readonly #budget: BufferBudget;
   readonly #inFlightMax: number;
+  /** Events a keeping-up subscription may have waiting before producers are paced. */
+  readonly #paceLead: number;
   readonly #inFlightBytesMax: number;
   #subs = new Map<string, SubscriptionState>();
   /** #subs as an array, and whether any has a filter: rebuilt when subscriptions change, not per publish. */
@@ -151,6 +153,10 @@ export class MemoryChannel implements Channel {
     // A private budget as large as the channel when none is shared: only the channel's own bounds apply.
     this.#budget = options.budget ?? new BufferBudget(capacityBytes);
     this.#inFlightMax = Math.max(1, Math.floor(capacity / IN_FLIGHT_SHARE));
+    // A small channel paces sooner: a keeping-up subscription's in-flight share plus its
+    // lead must stay within the capacity, or a producer that waits for each answer would
+    // still fill the channel (and get 429) whenever delivery is a little slower than it.
+    this.#paceLead = Math.min(PACE_LEAD, this.#inFlightMax);
     this.#inFlightBytesMax = Math.max(1, Math.floor(capacityBytes / IN_FLIGHT_SHARE));
   }
 
@@ -170,7 +176,7 @@ export class MemoryChannel implements Channel {
 
   /**
    * True when every subscription that is delivering and making progress (finished an
-   * attempt within PACE_MAX_WAIT_MS) has more than PACE_LEAD events waiting. Idle
+   * attempt within PACE_MAX_WAIT_MS) has more than its lead (PACE_LEAD, less in a small channel) waiting. Idle
    * subscriptions (a Trigger whose filter matches nothing) and stuck ones (a subscriber
    * that does not answer) do not hold producers back: the stuck one falls behind and is
    * shed from as before.
@@ -184,7 +190,7 @@ export class MemoryChannel implements Channel {
       if (s.inFlight === 0 && s.head >= s.queue.length) continue;
       if (now === 0) now = performance.now();
       if (now - s.lastDone > PACE_MAX_WAIT_MS) continue;
-      if (s.queue.length - s.head <= PACE_LEAD) return false;
+      if (s.queue.length - s.head <= this.#paceLead) return false;
       pacing = true;
     }
     return pacing;
