@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent } from 'undici';
 import type { Logger } from 'pino';
 import type { DeliveryContext, DeliveryHandler, DeliveryResult, ShedReason } from '../channels/channel.js';
 import { InvalidEventError, InvalidOptionError, UnavailableError } from '../errors.js';
@@ -13,7 +13,11 @@ import type { DeliveryPolicy } from '../subscriptions/delivery-spec.js';
 import { MAX_ERROR_DATA_BYTES, deadLetterEvent } from './dead-letter-event.js';
 import { EMPTY, InFlightAttempts, isRetryableStatus, postEvent, type PostOptions } from './http-post.js';
 import type { AttemptInfo, DeliveryObserver, DeliveryTarget, EndpointLease, LocalDelivery, OutcomeInfo, SendOptions, SendResult } from './types.js';
+import { InProcessTransport } from './in-process-transport.js';
 import { deliverLocally } from './local-delivery.js';
+import type { BodyLimit } from './post-handler.js';
+import type { PoolHandle, PostTransport } from './post-transport.js';
+import { ThreadTransport } from './thread-transport.js';
 import { OverflowReporter } from './overflow-reporter.js';
 import { validateTarget } from './validate-target.js';
 
@@ -41,6 +45,12 @@ export interface DispatcherOptions {
    * its ingress tokens). Undefined for any other URL, which is reached over HTTP.
    */
   local?: LocalDelivery;
+  /**
+   * POST to subscribers from a delivery thread of their own (default: when the machine
+   * has more than one core), so the outgoing hop runs beside ingress instead of taking
+   * turns with it on the main thread.
+   */
+  deliveryThread?: boolean;
 }
 
 export const DEFAULT_DELIVERY_TIMEOUT_MS = 30_000;
@@ -66,7 +76,7 @@ interface Bound {
    * This subscription's own connection pool: a subscriber that hangs holds only its own
    * connections, never those a healthy subscription on the same host:port needs.
    */
-  readonly agent: Agent;
+  readonly pool: PoolHandle;
   /** Events this subscription's channel shed: dead-lettered (bounded) or logged and counted. */
   readonly overflow: OverflowReporter;
   readonly byClass: Map<string, { attempts: { inc(): void }; latency: { observe(v: number): void } }>;
@@ -86,16 +96,15 @@ export class Dispatcher {
   readonly #observer: DeliveryObserver | undefined;
   readonly #tracing: Tracing;
   readonly #local: LocalDelivery | undefined;
-  readonly #connections: number;
-  /** Every live per-subscription pool, weakly: close() destroys them, a dropped handler's pool is collected. */
-  readonly #agents = new Set<WeakRef<Agent>>();
-  readonly #agentRefs = new FinalizationRegistry<WeakRef<Agent>>((ref) => this.#agents.delete(ref));
+  /** Where the HTTP POSTs run: this thread or a delivery thread. */
+  readonly #transport: PostTransport;
   readonly #defaultTimeoutMs: number;
   readonly #maxReplyBytes: number;
-  readonly #agent: Agent;
+  /** The pool of one-off sends (sources, replies), apart from every subscription's own. */
+  readonly #pool: PoolHandle;
   readonly #closing = new AbortController();
   /** Response body bytes kept from a subscriber: only a 200 can carry a reply; of any other body, knativeerrordata keeps 1 KiB. One function for every attempt. */
-  readonly #subscriberBodyBytes = (status: number): number => (status === 200 ? this.#maxReplyBytes : status >= 300 ? MAX_ERROR_DATA_BYTES : 0);
+  readonly #subscriberBodyBytes: BodyLimit;
   /** Each handler's bound state, so shedHandlerFor can find it. */
   readonly #bound = new WeakMap<DeliveryHandler, Bound>();
   /** The attempts in flight, aborted by close() along with #closing. */
@@ -113,13 +122,15 @@ export class Dispatcher {
     this.#defaultTimeoutMs = positiveInt(options.defaultTimeoutMs, DEFAULT_DELIVERY_TIMEOUT_MS, 'defaultTimeoutMs', MAX_RETRY_DELAY_MS);
     const connections = positiveInt(options.connectionsPerOrigin, DEFAULT_CONNECTIONS_PER_ORIGIN, 'connectionsPerOrigin', 65_536);
     this.#maxReplyBytes = positiveInt(options.maxReplyBytes, DEFAULT_MAX_REPLY_BYTES, 'maxReplyBytes', 2 ** 30);
+    this.#subscriberBodyBytes = { ok200: this.#maxReplyBytes, success: 0, failure: MAX_ERROR_DATA_BYTES };
     this.#log = options.logger;
     this.#metrics = options.metrics;
     this.#observer = observer;
     this.#tracing = options.tracing ?? TRACING_OFF;
     this.#local = options.local;
-    this.#connections = connections;
-    this.#agent = new Agent({ connections });
+    const thread = options.deliveryThread ?? availableParallelism() > 1;
+    this.#transport = thread ? new ThreadTransport(connections, options.logger) : new InProcessTransport(connections);
+    this.#pool = this.#transport.newPool();
     // Every in-flight attempt and backoff wait listens on this one signal; hundreds at
     // once are normal, not the leak Node's listener warning is meant to catch.
     setMaxListeners(0, this.#closing.signal);
@@ -136,7 +147,7 @@ export class Dispatcher {
       log,
       delivered: this.#metrics.tally(this.#metrics.eventsDelivered, labels),
       byClass: new Map(),
-      agent: this.#newAgent(),
+      pool: this.#transport.newPool(),
       overflow: new OverflowReporter(log, this.#metrics, labels),
     };
     const handler: DeliveryHandler = (event, context) => this.#handle(bound, event, context);
@@ -171,21 +182,13 @@ export class Dispatcher {
   async #deadLetterShed(b: Bound, event: SluiceEvent, dls: string): Promise<void> {
     const t = b.target;
     const dead = deadLetterEvent(event, t.subscriberUri, { statusCode: 429, body: SHED_BODY });
-    const r = await this.#sendWithRetry(dls, dead, t.policy, undefined, { destination: 'dead-letter', target: t, agent: b.agent });
+    const r = await this.#sendWithRetry(dls, dead, t.policy, undefined, { destination: 'dead-letter', target: t, pool: b.pool });
     if (r.ok) {
       this.#metrics.eventsDeadLettered.inc(b.labels);
       this.#outcome({ target: t, event, outcome: 'dead-lettered', attempts: 0, statusCode: 429, deadLetter: dead });
       return;
     }
     b.overflow.lost(event, 'dead_letter_failed');
-  }
-
-  #newAgent(): Agent {
-    const agent = new Agent({ connections: this.#connections });
-    const ref = new WeakRef(agent);
-    this.#agents.add(ref);
-    this.#agentRefs.register(agent, ref);
-    return agent;
   }
 
   /**
@@ -200,7 +203,7 @@ export class Dispatcher {
     const own = options.signal;
     const span = this.#tracing.startDelivery(event, { destination: 'sink', url, attempt: 1 });
     const headers = options.headers;
-    if (!own) return this.#post(url, event, { agent: this.#agent, timeoutMs, signal: this.#inFlight, maxBodyBytes, headers, span });
+    if (!own) return this.#post(url, event, { pool: this.#pool, timeoutMs, signal: this.#inFlight, maxBodyBytes, headers, span });
     // The caller's signal and close() both abort the request (linked by hand, see postEvent).
     const both = new AbortController();
     const stop = (s: AbortSignal) => () => both.abort(s.reason);
@@ -210,7 +213,7 @@ export class Dispatcher {
     own.addEventListener('abort', onOwn, { once: true });
     this.#closing.signal.addEventListener('abort', onClose, { once: true });
     try {
-      return await this.#post(url, event, { agent: this.#agent, timeoutMs, signal: both.signal, maxBodyBytes, headers, span });
+      return await this.#post(url, event, { pool: this.#pool, timeoutMs, signal: both.signal, maxBodyBytes, headers, span });
     } finally {
       own.removeEventListener('abort', onOwn);
       this.#closing.signal.removeEventListener('abort', onClose);
@@ -224,6 +227,11 @@ export class Dispatcher {
   async sendWithRetry(url: string, event: SluiceEvent, policy: DeliveryPolicy, options: { working?: () => void } = {}): Promise<SendResult> {
     checkSendUrl(url);
     return this.#sendWithRetry(url, event, policy, options.working, { destination: 'sink' });
+  }
+
+  /** Settles when deliveries can go out at once (the delivery thread has started). */
+  ready(): Promise<void> {
+    return this.#transport.ready();
   }
 
   get closed(): boolean {
@@ -240,9 +248,7 @@ export class Dispatcher {
       const reason = new UnavailableError('the dispatcher is closed');
       this.#closing.abort(reason);
       this.#inFlight.abortAll(reason);
-      const pools = [this.#agent, ...[...this.#agents].map((r) => r.deref()).filter((a): a is Agent => a !== undefined)];
-      this.#agents.clear();
-      await Promise.all(pools.map((a) => a.destroy().catch(() => {})));
+      await this.#transport.close();
     })();
     return this.#closed;
   }
@@ -293,7 +299,7 @@ export class Dispatcher {
     let r: SendResult;
     try {
       r = await this.#post(url, event, {
-        agent: b.agent,
+        pool: b.pool,
         timeoutMs: t.policy.timeoutMs ?? this.#defaultTimeoutMs,
         signal: this.#inFlight,
         maxBodyBytes: this.#subscriberBodyBytes,
@@ -354,7 +360,7 @@ export class Dispatcher {
       b.log.debug({ ...eventFields(event), replyId: reply.attributes.id }, 'reply dropped: the subscription has no reply destination');
       this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'dropped' });
     } else if (reply && t.replyUri) {
-      const rr = await this.#sendWithRetry(t.replyUri, reply, t.policy, working, { destination: 'reply', target: t, agent: b.agent });
+      const rr = await this.#sendWithRetry(t.replyUri, reply, t.policy, working, { destination: 'reply', target: t, pool: b.pool });
       if (!rr.ok) {
         if (this.closed) return this.#backToChannel(b, event, attempt, rr.statusCode);
         this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'failed' });
@@ -417,7 +423,7 @@ export class Dispatcher {
       return DONE;
     }
     const dead = deadLetterEvent(event, failedUrl, last);
-    const r = await this.#sendWithRetry(t.deadLetterUri, dead, t.policy, working, { destination: 'dead-letter', target: t, agent: b.agent });
+    const r = await this.#sendWithRetry(t.deadLetterUri, dead, t.policy, working, { destination: 'dead-letter', target: t, pool: b.pool });
     if (r.ok) {
       this.#metrics.eventsDeadLettered.inc(b.labels);
       b.log.info({ ...eventFields(event), attempt, failedUrl, statusCode: last.statusCode, err: last.error }, 'event sent to the dead-letter sink');
@@ -458,7 +464,7 @@ export class Dispatcher {
     event: SluiceEvent,
     policy: DeliveryPolicy,
     working: (() => void) | undefined,
-    trace: { destination: DeliveryDestination; target?: DeliveryTarget; agent?: Agent },
+    trace: { destination: DeliveryDestination; target?: DeliveryTarget; pool?: PoolHandle },
   ): Promise<SendResult> {
     const timeoutMs = policy.timeoutMs ?? this.#defaultTimeoutMs;
     let last: SendResult | undefined;
@@ -482,7 +488,7 @@ export class Dispatcher {
         resource: t?.resource,
         subscription: t?.subscription,
       });
-      last = await this.#post(url, event, { agent: trace.agent ?? this.#agent, timeoutMs, signal: this.#inFlight, maxBodyBytes: MAX_ERROR_DATA_BYTES, span });
+      last = await this.#post(url, event, { pool: trace.pool ?? this.#pool, timeoutMs, signal: this.#inFlight, maxBodyBytes: MAX_ERROR_DATA_BYTES, span });
       if (last.ok || !isRetryableStatus(last.statusCode) || retry >= policy.retry || this.closed) return last;
     }
   }

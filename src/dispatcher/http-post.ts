@@ -1,20 +1,21 @@
-import type { Dispatcher as UndiciDispatcher } from 'undici';
 import { DeliveryTimeoutError } from '../errors.js';
 import { writeBinaryHeaders } from '../events/binary.js';
 import type { SluiceEvent } from '../events/types.js';
 import type { DeliverySpan } from '../observability/tracing.js';
 import type { SendResult } from './types.js';
-import { AttemptAbort, dispatchPost } from './post-handler.js';
+import { AttemptAbort, type BodyLimit } from './post-handler.js';
+import type { PoolHandle } from './post-transport.js';
 
 export const EMPTY = Buffer.alloc(0);
 
 export interface PostOptions {
-  readonly agent: UndiciDispatcher;
+  /** The connection pool (and through it, the thread) the POST goes out on. */
+  readonly pool: PoolHandle;
   readonly timeoutMs: number;
   /** Aborted by the dispatcher's close() (and by a caller's own signal). */
   readonly signal: AbortSignal | InFlightAttempts;
   /** Response body bytes to keep, fixed or chosen by status (a reply needs all of a 200's body). */
-  readonly maxBodyBytes: number | ((statusCode: number) => number);
+  readonly maxBodyBytes: BodyLimit;
   readonly headers?: Readonly<Record<string, string>> | undefined;
   /** This attempt's trace span: its W3C headers go out with the request, and it ends with the result. */
   readonly span?: DeliverySpan | undefined;
@@ -39,6 +40,9 @@ export function isSuccessStatus(statusCode: number | undefined): boolean {
  * Never throws.
  */
 export async function postEvent(url: string, event: SluiceEvent, o: PostOptions): Promise<SendResult> {
+  // A delivery thread still starting is not the subscriber's delay: the timeout starts after it.
+  const transport = o.pool.transport;
+  if (!transport.isReady) await transport.ready();
   const started = performance.now();
   // One cheap abort source per attempt, linked to the outer one by hand: AbortSignal.any()
   // keeps every derived signal reachable from a long-lived source on Node 20, which
@@ -57,21 +61,7 @@ export async function postEvent(url: string, event: SluiceEvent, o: PostOptions)
     const hop = o.span?.headers;
     if (hop) for (const k in hop) reqHeaders[k] = hop[k]!;
     const { origin, path } = splitUrl(url);
-    const res = await dispatchPost(
-      o.agent,
-      {
-        origin,
-        path,
-        method: 'POST',
-        headers: reqHeaders,
-        body: event.data ?? EMPTY,
-        // undici's own timers default to 300 s; the abort timer above is the real bound.
-        headersTimeout: o.timeoutMs,
-        bodyTimeout: o.timeoutMs,
-      },
-      abort,
-      o.maxBodyBytes,
-    );
+    const res = await o.pool.transport.post(o.pool, { origin, path, headers: reqHeaders, body: event.data ?? EMPTY, timeoutMs: o.timeoutMs, bodyLimit: o.maxBodyBytes }, abort);
     headers = res.headers;
     o.span?.end(res.statusCode);
     return {

@@ -7,6 +7,18 @@ import { util, type Dispatcher as UndiciDispatcher } from 'undici';
  */
 export const DRAIN_LIMIT = 64 * 1024;
 
+/**
+ * Response body bytes to keep: one figure for every status, or by status, since only a
+ * 200 can carry a reply while of an error body knativeerrordata keeps a little. Plain
+ * data (not a function) so that a delivery thread can be told it.
+ */
+export type BodyLimit = number | { readonly ok200: number; readonly success: number; readonly failure: number };
+
+export function bodyLimitFor(limit: BodyLimit, statusCode: number): number {
+  if (typeof limit === 'number') return limit;
+  return statusCode === 200 ? limit.ok200 : statusCode < 300 ? limit.success : limit.failure;
+}
+
 /** What one POST got back: status, headers and the body bytes that were kept. */
 export interface PostResponse {
   readonly statusCode: number;
@@ -47,7 +59,7 @@ export function dispatchPost(
   agent: UndiciDispatcher,
   options: UndiciDispatcher.DispatchOptions,
   abort: AttemptAbort,
-  maxBodyBytes: number | ((statusCode: number) => number),
+  maxBodyBytes: BodyLimit,
 ): Promise<PostResponse> {
   return new Promise<PostResponse>((resolve, reject) => {
     const handler = new PostHandler(abort, maxBodyBytes, resolve, reject);
@@ -69,7 +81,7 @@ class PostHandler implements UndiciDispatcher.DispatchHandler {
 
   constructor(
     private readonly abort: AttemptAbort,
-    private readonly maxBodyBytes: number | ((statusCode: number) => number),
+    private readonly maxBodyBytes: BodyLimit,
     private readonly resolve: (r: PostResponse) => void,
     private readonly reject: (err: unknown) => void,
   ) {}
@@ -93,8 +105,7 @@ class PostHandler implements UndiciDispatcher.DispatchHandler {
     if (statusCode < 200) return true;
     this.#status = statusCode;
     this.#headers = util.parseHeaders(rawHeaders) as Record<string, string | string[] | undefined>;
-    const max = this.maxBodyBytes;
-    this.#max = typeof max === 'function' ? max(statusCode) : max;
+    this.#max = bodyLimitFor(this.maxBodyBytes, statusCode);
     return true;
   }
 

@@ -58,6 +58,8 @@ export interface SluiceServerOptions extends ChannelBackendsOptions {
   drainTimeoutMs?: number;
   /** Per-attempt delivery timeout when a subscription sets none. */
   deliveryTimeoutMs?: number;
+  /** POST to subscribers from a delivery thread (`--no-delivery-thread` turns it off; default: when there is more than one core). */
+  deliveryThread?: boolean;
   /** Registers extra channel backends before resources are applied. */
   registerChannels?: (registry: ChannelRegistry) => void;
   defaultMetrics?: boolean;
@@ -197,6 +199,7 @@ export class SluiceServer {
       observer: observeAll(this.inspector, this.deadLetters),
       local: this.#ownAddresses.resolve,
       ...(options.deliveryTimeoutMs ? { defaultTimeoutMs: options.deliveryTimeoutMs } : {}),
+      ...(options.deliveryThread !== undefined ? { deliveryThread: options.deliveryThread } : {}),
     });
     const port = options.port ?? 8080;
     const publicUrl = options.publicUrl ?? `http://${hostForUrl(options.host)}:${port}`;
@@ -268,6 +271,8 @@ export class SluiceServer {
   /** Binds the ingress and admin ports. With port 0, the runtime's public URL follows the bound port. */
   async listen(): Promise<void> {
     const o = this.#o;
+    // Ready means deliveries go out at once: the delivery thread has started.
+    await this.dispatcher.ready();
     const kube = kubeApi({ registry: this.#kinds, live: this.liveConfig, runtime: this.runtime, isDraining: () => this.#draining });
     this.kubeStore = kube.store;
     this.admin = await createAdminApp({

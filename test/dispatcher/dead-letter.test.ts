@@ -10,11 +10,12 @@ function asCloudEvent(r: ReceivedRequest): CloudEvent<unknown> {
   return HTTP.toEvent({ headers: r.headers as Record<string, string>, body: r.body.length ? r.body.toString() : undefined }) as CloudEvent<unknown>;
 }
 
-describe('Dispatcher: dead-letter sink', () => {
+// The same contract whether the POSTs run in the delivery thread or on the main thread.
+for (const deliveryThread of [true, false]) describe(`Dispatcher: dead-letter sink (${deliveryThread ? 'delivery thread' : 'main thread'})`, () => {
   const metrics = newMetrics();
   const { logger, lines } = recordingLogger();
   const observer = recordingObserver();
-  const dispatcher = new Dispatcher({ logger, metrics, observer });
+  const dispatcher = new Dispatcher({ logger, metrics, observer, deliveryThread });
   const sinks: Array<{ close(): Promise<void> }> = [];
   after(async () => {
     await dispatcher.close();

@@ -12,11 +12,12 @@ function asCloudEvent(r: ReceivedRequest): CloudEvent<unknown> {
 
 const BINARY_REPLY = { 'ce-specversion': '1.0', 'ce-id': 'reply-1', 'ce-source': '/replier', 'ce-type': 'dev.test.reply', 'content-type': 'application/json' };
 
-describe('Dispatcher: replies', () => {
+// The same contract whether the POSTs run in the delivery thread or on the main thread.
+for (const deliveryThread of [true, false]) describe(`Dispatcher: replies (${deliveryThread ? 'delivery thread' : 'main thread'})`, () => {
   const metrics = newMetrics();
   const { logger, lines } = recordingLogger();
   const observer = recordingObserver();
-  const dispatcher = new Dispatcher({ logger, metrics, observer, maxReplyBytes: 64 * 1024 });
+  const dispatcher = new Dispatcher({ logger, metrics, observer, deliveryThread, maxReplyBytes: 64 * 1024 });
   const sinks: RecordingSink[] = [];
   after(async () => {
     await dispatcher.close();

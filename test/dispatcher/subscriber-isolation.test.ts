@@ -104,7 +104,11 @@ test('without a dead-letter sink, a stuck subscription overflow is dropped with 
   );
   const registry = sluice.metrics.registry;
   try {
-    for (let i = 0; i < capacity * 3; i++) assert.equal(await post(`${sluice.url}/channels/default/c`, `e${i}`), 202);
+    // The healthy subscriber first shows it keeps up (pacing follows subscriptions that make
+    // progress); a burst before its first delivery returns could fill the channel (429).
+    assert.equal(await post(`${sluice.url}/channels/default/c`, 'e0'), 202);
+    await healthy.waitFor(1, 10_000);
+    for (let i = 1; i < capacity * 3; i++) assert.equal(await post(`${sluice.url}/channels/default/c`, `e${i}`), 202);
     await healthy.waitFor(capacity * 3, 10_000);
     const dropped = await metricValue(registry, 'sluice_events_failed_total', { subscription: 'stuck', reason: 'subscription_full' });
     const stats = () => sluice.runtime.channelStats()[0]!.stats;

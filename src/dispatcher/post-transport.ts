@@ -1,0 +1,49 @@
+import type { Dispatcher as UndiciDispatcher } from 'undici';
+import type { AttemptAbort, BodyLimit, PostResponse } from './post-handler.js';
+
+/** What one POST needs besides its abort source: where, what, and how long undici may wait. */
+export interface PostRequest {
+  readonly origin: string;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+  readonly timeoutMs: number;
+  readonly bodyLimit: BodyLimit;
+}
+
+/** A connection pool of a transport: one per subscription, so a hung subscriber holds only its own connections. */
+export interface PoolHandle {
+  readonly transport: PostTransport;
+}
+
+/**
+ * Where the dispatcher's HTTP POSTs run: undici in this thread, or a delivery thread.
+ * Both settle each post the same way (response, transport error, or the abort reason),
+ * so retries, dead letters and metrics cannot tell them apart.
+ */
+export interface PostTransport {
+  /** False until posts can go out at once (a delivery thread still starting). */
+  readonly isReady: boolean;
+  /** Settles when posts can go out; never rejects (a thread that cannot start falls back to this thread). */
+  ready(): Promise<void>;
+  newPool(): PoolHandle;
+  post(pool: PoolHandle, request: PostRequest, abort: AttemptAbort): Promise<PostResponse>;
+  /** Closes one pool's connections (a subscription that went away). */
+  closePool(pool: PoolHandle): void;
+  /** Closes every pool; posts in flight have been aborted by then. */
+  close(): Promise<void>;
+}
+
+/** Options for undici, the same in either thread. */
+export function dispatchOptions(r: PostRequest): UndiciDispatcher.DispatchOptions {
+  return {
+    origin: r.origin,
+    path: r.path,
+    method: 'POST',
+    headers: r.headers,
+    body: r.body,
+    // undici's own timers default to 300 s; the attempt's abort timer is the real bound.
+    headersTimeout: r.timeoutMs,
+    bodyTimeout: r.timeoutMs,
+  };
+}
