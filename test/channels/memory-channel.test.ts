@@ -259,6 +259,52 @@ test('pacing in a small channel: a producer that waits for each answer never fil
   }
 });
 
+test('pacing with several subscriptions: one answer per event delivered, not one per attempt of each subscription', async () => {
+  const ch = new MemoryChannel({ capacity: 10_000 });
+  // Two subscribers that finish an attempt only when the test says so.
+  const a: Array<() => void> = [];
+  const b: Array<() => void> = [];
+  const slow = (q: Array<() => void>): DeliveryHandler => () => new Promise((resolve) => q.push(() => resolve({ outcome: 'done' })));
+  await ch.subscribe({ id: 'a', maxInFlight: 2, maxAttempts: 1, handler: slow(a) });
+  await ch.subscribe({ id: 'b', maxInFlight: 2, maxAttempts: 1, handler: slow(b) });
+  await ch.publish(ev('warm'));
+  a.shift()!();
+  b.shift()!();
+  await waitUntil(() => ch.stats().depth === 0);
+  // Twenty connections, each sending its next event when the last is answered.
+  let answered = 0;
+  let stop = false;
+  const producer = Promise.all(
+    Array.from({ length: 20 }, async (_, c) => {
+      for (let i = 0; i < 100 && !stop; i++) {
+        await ch.publish(ev(`f${c}-${i}`));
+        answered++;
+      }
+    }),
+  );
+  try {
+    await new Promise((r) => setTimeout(r, 100));
+    const before = answered;
+    // 10 events delivered to both subscriptions: 20 attempts.
+    for (let i = 0; i < 10; i++) {
+      a.shift()!();
+      b.shift()!();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const released = answered - before;
+    assert.ok(released >= 9 && released <= 11, `10 events delivered to both released ${released} answers`);
+  } finally {
+    stop = true;
+    const drain = setInterval(() => {
+      a.shift()?.();
+      b.shift()?.();
+    }, 1);
+    await producer;
+    await ch.close({ deadline: Date.now() + 2000 });
+    clearInterval(drain);
+  }
+});
+
 test('pacing: with a subscriber that keeps up slower than the producer, answers wait for deliveries; a stuck one holds nobody', async () => {
   const ch = new MemoryChannel({ capacity: 1000 });
   // A subscriber that finishes an attempt only when the test says so.

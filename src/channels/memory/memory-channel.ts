@@ -138,6 +138,8 @@ export class MemoryChannel implements Channel {
   #drainWaiters: Array<() => void> = [];
   /** Publishes whose answer is held by pacing, oldest first. */
   #paced: Array<() => void> = [];
+  /** Answers owed to held producers, in events: see #releasePaced. */
+  #credit = 0;
 
   constructor(options: MemoryChannelOptions = {}) {
     const capacity = options.capacity ?? DEFAULT_MEMORY_CAPACITY;
@@ -182,16 +184,21 @@ export class MemoryChannel implements Channel {
    * shed from as before.
    */
   #shouldPace(): boolean {
+    return this.#pacingCount() > 0;
+  }
+
+  /** How many subscriptions pace producers now: 0 when pacing does not apply. */
+  #pacingCount(): number {
     const subs = this.#subList;
     let now = 0;
-    let pacing = false;
+    let pacing = 0;
     for (let i = 0; i < subs.length; i++) {
       const s = subs[i]!;
       if (s.inFlight === 0 && s.head >= s.queue.length) continue;
       if (now === 0) now = performance.now();
       if (now - s.lastDone > PACE_MAX_WAIT_MS) continue;
-      if (s.queue.length - s.head <= this.#paceLead) return false;
-      pacing = true;
+      if (s.queue.length - s.head <= this.#paceLead) return 0;
+      pacing++;
     }
     return pacing;
   }
@@ -211,12 +218,23 @@ export class MemoryChannel implements Channel {
     });
   }
 
-  /** One held answer per finished attempt, while pacing still applies; all of them once it does not. */
+  /**
+   * While pacing still applies, one held answer per event the subscriptions that pace
+   * deliver (an attempt of one of n such subscriptions is worth 1/n of an answer); all of
+   * them once pacing does not apply. One answer per attempt of any subscription let a
+   * producer run n times faster than each of n subscribers: with ten subscriptions their
+   * queues grew without end (seconds of delay, then a full channel and 429s).
+   */
   #releasePaced(): void {
-    if (this.#closed || !this.#shouldPace()) {
+    const n = this.#closed ? 0 : this.#pacingCount();
+    if (n === 0) {
+      this.#credit = 0;
       for (const r of this.#paced.splice(0)) r();
       return;
     }
+    this.#credit += 1 / n;
+    if (this.#credit < 1 - 1e-9) return;
+    this.#credit = Math.max(0, this.#credit - 1);
     this.#paced.shift()?.();
   }
 
