@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchChannelYaml, load } from './channel.js';
 import { freePort, median, spawnNode, spawnUntil, stop } from './lib/processes.js';
-import { STAGES, stageSamples } from './lib/profile-stages.js';
+import { STAGES, stageSamples, type Stage } from './lib/profile-stages.js';
 
 /** CPU time (user + system) a process has used, in µs; undefined where /proc cannot tell. */
 function cpuMicros(pid: number | undefined): number | undefined {
@@ -79,8 +79,12 @@ export async function benchChannelProfile(options: { seconds?: number; rounds?: 
     await stop(fwd);
     await stop(sink);
   }
-  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-  const samples = file ? stageSamples(join(profDir, file)) : new Map();
+  // One profile per thread (the main thread and the delivery thread): their samples add up,
+  // as the CPU time per event below counts every thread of the process.
+  const samples = new Map<Stage, number>();
+  for (const file of readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'))) {
+    for (const [stage, n] of stageSamples(join(profDir, file))) samples.set(stage, (samples.get(stage) ?? 0) + n);
+  }
   rmSync(dir, { recursive: true, force: true });
   const total = [...samples.values()].reduce((a, b) => a + b, 0);
   const sluiceUs = perEvent.sluice.length ? median(perEvent.sluice) : NaN;

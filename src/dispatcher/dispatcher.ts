@@ -103,7 +103,7 @@ export class Dispatcher {
   /** The pool of one-off sends (sources, replies), apart from every subscription's own. */
   readonly #pool: PoolHandle;
   readonly #closing = new AbortController();
-  /** Response body bytes kept from a subscriber: only a 200 can carry a reply; of any other body, knativeerrordata keeps 1 KiB. One function for every attempt. */
+  /** Response body bytes kept from a subscriber: only a 200 can carry a reply; of any other body, knativeerrordata keeps 1 KiB. */
   readonly #subscriberBodyBytes: BodyLimit;
   /** Each handler's bound state, so shedHandlerFor can find it. */
   readonly #bound = new WeakMap<DeliveryHandler, Bound>();

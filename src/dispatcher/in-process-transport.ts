@@ -36,10 +36,6 @@ export class InProcessTransport implements PostTransport {
     return dispatchPost((pool as AgentPool).agent, dispatchOptions(request), abort, request.bodyLimit);
   }
 
-  closePool(pool: PoolHandle): void {
-    void (pool as AgentPool).agent.destroy().catch(() => {});
-  }
-
   async close(): Promise<void> {
     const agents = [...this.#agents].map((r) => r.deref()).filter((a): a is Agent => a !== undefined);
     this.#agents.clear();

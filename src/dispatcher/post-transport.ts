@@ -11,7 +11,10 @@ export interface PostRequest {
   readonly bodyLimit: BodyLimit;
 }
 
-/** A connection pool of a transport: one per subscription, so a hung subscriber holds only its own connections. */
+/**
+ * A connection pool of a transport: one per subscription, so a hung subscriber holds only
+ * its own connections. A pool nobody references any more is closed when it is collected.
+ */
 export interface PoolHandle {
   readonly transport: PostTransport;
 }
@@ -28,8 +31,6 @@ export interface PostTransport {
   ready(): Promise<void>;
   newPool(): PoolHandle;
   post(pool: PoolHandle, request: PostRequest, abort: AttemptAbort): Promise<PostResponse>;
-  /** Closes one pool's connections (a subscription that went away). */
-  closePool(pool: PoolHandle): void;
   /** Closes every pool; posts in flight have been aborted by then. */
   close(): Promise<void>;
 }

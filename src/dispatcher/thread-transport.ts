@@ -83,7 +83,7 @@ export class ThreadTransport implements PostTransport {
 
   newPool(): PoolHandle {
     const pool: ThreadPool = { transport: this, id: this.#nextPool++ };
-    this.#dropped.register(pool, pool.id, pool);
+    this.#dropped.register(pool, pool.id);
     return pool;
   }
 
@@ -112,13 +112,6 @@ export class ThreadTransport implements PostTransport {
       }
       this.#schedule();
     });
-  }
-
-  closePool(pool: PoolHandle): void {
-    this.#dropped.unregister(pool);
-    const fallback = this.#fallbackPools.get(pool as ThreadPool);
-    if (fallback) this.#fallback?.closePool(fallback);
-    this.#closePool((pool as ThreadPool).id);
   }
 
   async close(): Promise<void> {
