@@ -271,8 +271,6 @@ export class SluiceServer {
   /** Binds the ingress and admin ports. With port 0, the runtime's public URL follows the bound port. */
   async listen(): Promise<void> {
     const o = this.#o;
-    // Ready means deliveries go out at once: the delivery thread has started.
-    await this.dispatcher.ready();
     const kube = kubeApi({ registry: this.#kinds, live: this.liveConfig, runtime: this.runtime, isDraining: () => this.#draining });
     this.kubeStore = kube.store;
     this.admin = await createAdminApp({
@@ -301,6 +299,9 @@ export class SluiceServer {
         },
       ],
     });
+    // Taking events means delivering them at once: the delivery thread (started with the
+    // dispatcher, and loading meanwhile) must be up before the ingress port opens.
+    await this.dispatcher.ready();
     this.ingressUrl = await this.ingress.listen({ port: o.port ?? 8080, host: o.host ?? '0.0.0.0' });
     const addr = this.ingress.server.address();
     const boundPort = typeof addr === 'object' && addr ? addr.port : (o.port ?? 8080);

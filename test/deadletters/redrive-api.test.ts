@@ -44,6 +44,8 @@ describe('dead-letter redrive (admin API)', () => {
     const emit = emitterFor(httpTransport(`${s.url}/channels/default/orders`), { mode: Mode.BINARY });
     for (let i = 1; i <= 5; i++) await emit(new CloudEvent({ id: `o-${i}`, source: '/shop', type: i === 3 ? 'order.cancelled' : 'order.created', data: { n: i } }));
     await dls.waitFor(5);
+    // The dead-letter sink has each event before its answer reaches Sluice, which records the entry then.
+    await waitUntil(async () => (await list(s)).length === 5, 5000, 'five dead letters listed');
   });
   after(async () => {
     await s?.close();
@@ -130,6 +132,7 @@ describe('dead-letter redrive (admin API)', () => {
     const dlsBefore = dls.requests.length;
     await emit(new CloudEvent({ id: 'o-6', source: '/shop', type: 'order.created', data: { n: 6 } }));
     await dls.waitFor(dlsBefore + 1);
+    await waitUntil(async () => (await list(s)).some((e) => e.eventId === 'o-6'), 5000, 'o-6 listed');
     const r = await redrive(s, { subscription: SUB, ids: ['o-6'] });
     assert.deepEqual([r.body.items[0]!.outcome, r.body.items[0]!.statusCode, r.body.failed], ['dead-lettered', 500, 1]);
     await dls.waitFor(dlsBefore + 2);

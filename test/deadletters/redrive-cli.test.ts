@@ -41,6 +41,11 @@ spec:
     const emit = emitterFor(httpTransport(`${s.url}/default/shop`), { mode: Mode.BINARY });
     for (let i = 1; i <= 3; i++) await emit(new CloudEvent({ id: `t-${i}`, source: i === 2 ? '/eu' : '/us', type: 'order.created', data: { n: i } }));
     await dls.waitFor(3);
+    // The dead-letter sink has each event before its answer reaches Sluice, which records the entry then.
+    await waitUntil(async () => {
+      const res = await fetch(`${s.adminUrl}/api/v1/deadletters`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      return ((await res.json()) as { items: unknown[] }).items.length === 3;
+    }, 5000, 'three dead letters listed');
   });
   after(async () => {
     await s?.close();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
 import { chromium, type Browser } from 'playwright-core';
-import { channelYaml, startSluice, subscriptionYaml } from '../helpers/sluice.js';
+import { channelYaml, startSluice, subscriptionYaml, waitUntil } from '../helpers/sluice.js';
 import { startSink, type RecordingSink } from '../helpers/sink.js';
 
 // The system Chromium, as test/inspector/inspector-browser.test.ts drives it.
@@ -32,6 +32,11 @@ describe('inspector page: Redrive buttons', { skip: executablePath ? false : 'no
     const emit = emitterFor(httpTransport(`${sluice.url}/channels/default/orders`), { mode: Mode.BINARY });
     for (const id of ['p-1', 'p-2', 'p-3']) await emit(new CloudEvent({ id, source: '/shop', type: 'order.created', data: { id } }));
     await dls.waitFor(3);
+    // The dead-letter sink has each event before its answer reaches Sluice, which records the entry then.
+    await waitUntil(async () => {
+      const res = await fetch(`${sluice.adminUrl}/api/v1/deadletters`, { headers: { authorization: 'Bearer page-token' } });
+      return ((await res.json()) as { items: unknown[] }).items.length === 3;
+    }, 5000, 'three dead letters listed');
     browser = await chromium.launch({ executablePath: executablePath!, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   });
   after(async () => {
