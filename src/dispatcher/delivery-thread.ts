@@ -8,41 +8,19 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Agent } from 'undici';
 import { AttemptAbort, dispatchPost, type PostResponse } from './post-handler.js';
 import { dispatchOptions } from './post-transport.js';
-import { packBodies, type FromThread, type ThreadData, type ToThread, type WireFailure, type WirePost, type WireResponse } from './thread-wire.js';
+import { bodyAt, TurnBatch, type FromThread, type ThreadData, type ToThread, type WireFailure, type WirePost, type WireResponse } from './thread-wire.js';
 
 const port = parentPort;
 if (!port) throw new Error('delivery-thread.ts runs only as a worker thread');
 const { connections } = workerData as ThreadData;
 
-const EMPTY = Buffer.alloc(0);
 const pools = new Map<number, Agent>();
 const live = new Map<number, AttemptAbort>();
-let results: (WireResponse | WireFailure)[] = [];
-let bodies: Buffer[] = [];
-let bodyBytes = 0;
-let flushing = false;
-
-function flush(): void {
-  flushing = false;
-  const msg: FromThread = { results };
-  if (bodyBytes > 0) msg.bodies = packBodies(bodies, bodyBytes);
-  results = [];
-  bodies = [];
-  bodyBytes = 0;
-  port!.postMessage(msg, msg.bodies ? [msg.bodies] : []);
-}
-
-function answer(r: WireResponse | WireFailure, body?: Buffer): void {
-  results.push(r);
-  if (body && body.length > 0) {
-    bodies.push(body);
-    bodyBytes += body.length;
-  }
-  if (!flushing) {
-    flushing = true;
-    setImmediate(flush);
-  }
-}
+const results = new TurnBatch<WireResponse | WireFailure>(() => {
+  const { items, bodies } = results.take();
+  const msg: FromThread = { results: items, ...(bodies ? { bodies } : {}) };
+  port.postMessage(msg, bodies ? [bodies] : []);
+});
 
 function poolFor(id: number): Agent {
   let agent = pools.get(id);
@@ -57,19 +35,18 @@ function post(p: WirePost, packed: ArrayBuffer | undefined): void {
   const [id, pool, origin, path, headers, timeoutMs, bodyLimit, offset, length] = p;
   const abort = new AttemptAbort();
   live.set(id, abort);
-  const body = length > 0 && packed ? Buffer.from(packed, offset, length) : EMPTY;
+  const body = bodyAt(packed, offset, length);
   dispatchPost(poolFor(pool), dispatchOptions({ origin, path, headers, body, timeoutMs, bodyLimit }), abort, bodyLimit).then(
     (res: PostResponse) => {
       live.delete(id);
-      // The body's offset is where answer() will put it: after what this turn holds already.
-      if (!abort.aborted) answer([id, res.statusCode, res.headers, res.truncated, bodyBytes, res.body.length], res.body);
+      if (!abort.aborted) results.push([id, res.statusCode, res.headers, res.truncated, results.offset, res.body.length], res.body);
     },
     (err: unknown) => {
       live.delete(id);
       if (abort.aborted) return;
       const e = err instanceof Error ? err : new Error(String(err));
       const code: unknown = (e as Error & { code?: unknown }).code;
-      answer([id, 0, e.name, e.message, typeof code === 'string' ? code : undefined]);
+      results.push([id, 0, e.name, e.message, typeof code === 'string' ? code : undefined]);
     },
   );
 }

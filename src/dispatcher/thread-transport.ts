@@ -4,7 +4,7 @@ import { UnavailableError } from '../errors.js';
 import { InProcessTransport } from './in-process-transport.js';
 import type { AttemptAbort, PostResponse } from './post-handler.js';
 import type { PoolHandle, PostRequest, PostTransport } from './post-transport.js';
-import { packBodies, startThread, type FromThread, type ThreadData, type ToThread, type WireFailure, type WirePost, type WireResponse } from './thread-wire.js';
+import { bodyAt, startThread, TurnBatch, type FromThread, type ThreadData, type ToThread, type WireFailure, type WirePost, type WireResponse } from './thread-wire.js';
 
 interface ThreadPool extends PoolHandle {
   readonly id: number;
@@ -15,8 +15,6 @@ interface Waiting {
   readonly reject: (err: unknown) => void;
   readonly abort: AttemptAbort;
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** A transport error from the delivery thread, with the name, message and code it had there. */
 export class DeliveryThreadError extends Error {
@@ -51,14 +49,10 @@ export class ThreadTransport implements PostTransport {
   readonly #waiting = new Map<number, Waiting>();
   #nextId = 1;
   #nextPool = 1;
-  #posts: WirePost[] = [];
-  #bodies: Buffer[] = [];
-  #bodyBytes = 0;
+  readonly #posts = new TurnBatch<WirePost>(() => this.#send());
   #aborts: number[] = [];
   #closePools: number[] = [];
-  #flushing = false;
   #closed = false;
-  readonly #flush = () => this.#send();
   /** A dropped subscription's pool: its connections in the thread are closed. */
   readonly #dropped = new FinalizationRegistry<number>((id) => this.#closePool(id));
 
@@ -100,17 +94,11 @@ export class ThreadTransport implements PostTransport {
       abort.onabort = (reason) => {
         if (!this.#waiting.delete(id)) return;
         this.#aborts.push(id);
-        this.#schedule();
+        this.#posts.schedule();
         this.#idle();
         reject(reason);
       };
-      const length = r.body.length;
-      this.#posts.push([id, (pool as ThreadPool).id, r.origin, r.path, r.headers, r.timeoutMs, r.bodyLimit, this.#bodyBytes, length]);
-      if (length > 0) {
-        this.#bodies.push(r.body);
-        this.#bodyBytes += length;
-      }
-      this.#schedule();
+      this.#posts.push([id, (pool as ThreadPool).id, r.origin, r.path, r.headers, r.timeoutMs, r.bodyLimit, this.#posts.offset, r.body.length], r.body);
     });
   }
 
@@ -167,29 +155,19 @@ export class ThreadTransport implements PostTransport {
   #closePool(id: number): void {
     if (!this.#worker || this.#closed) return;
     this.#closePools.push(id);
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    if (this.#flushing) return;
-    this.#flushing = true;
-    setImmediate(this.#flush);
+    this.#posts.schedule();
   }
 
   #send(): void {
-    this.#flushing = false;
-    const worker = this.#worker;
+    const { items, bodies } = this.#posts.take();
     const msg: ToThread = {};
-    if (this.#posts.length > 0) msg.posts = this.#posts;
-    if (this.#bodyBytes > 0) msg.bodies = packBodies(this.#bodies, this.#bodyBytes);
+    if (items.length > 0) msg.posts = items;
+    if (bodies) msg.bodies = bodies;
     if (this.#aborts.length > 0) msg.aborts = this.#aborts;
     if (this.#closePools.length > 0) msg.closePools = this.#closePools;
-    this.#posts = [];
-    this.#bodies = [];
-    this.#bodyBytes = 0;
     this.#aborts = [];
     this.#closePools = [];
-    worker?.postMessage(msg, msg.bodies ? [msg.bodies] : []);
+    this.#worker?.postMessage(msg, bodies ? [bodies] : []);
   }
 
   #settle(m: FromThread): void {
@@ -204,7 +182,7 @@ export class ThreadTransport implements PostTransport {
         w.reject(new DeliveryThreadError(name, message, code));
       } else {
         const [, statusCode, headers, truncated, offset, length] = r as WireResponse;
-        w.resolve({ statusCode, headers, truncated, body: length > 0 && packed ? Buffer.from(packed, offset, length) : EMPTY });
+        w.resolve({ statusCode, headers, truncated, body: bodyAt(packed, offset, length) });
       }
     }
     this.#idle();
@@ -218,9 +196,7 @@ export class ThreadTransport implements PostTransport {
     const waiting = [...this.#waiting.values()];
     this.#waiting.clear();
     // Not yet sent: a thread started later must not post them after they have failed here.
-    this.#posts = [];
-    this.#bodies = [];
-    this.#bodyBytes = 0;
+    this.#posts.take();
     this.#aborts = [];
     this.#idle();
     for (const w of waiting) {
