@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { freePort, median, spawnUntil, stop } from './lib/processes.js';
+import { freePort, median, spawnUntil, stop, SLUICE_BIN } from './lib/processes.js';
 import { directColdStart, EVENT_HEADERS, RELAY, startRelaySink, type RelaySink } from './activator-broker.js';
 
 function roundYaml(name: string, sinkUrl: string): string {
@@ -95,7 +95,7 @@ export async function benchActivatorOutside(options: { rounds?: number } = {}): 
   let sluice;
   try {
     sluice = await spawnUntil(
-      ['bin/sluice.js', 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json'],
+      [...SLUICE_BIN, 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json'],
       async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok,
     );
     const ingress = `http://127.0.0.1:${port}`;

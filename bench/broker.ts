@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchChannelYaml, load, type LoadResult } from './channel.js';
-import { freePort, median, spawnNode, spawnUntil, stop } from './lib/processes.js';
+import { freePort, median, spawnNode, spawnUntil, stop, SLUICE_BIN } from './lib/processes.js';
 import { goal } from './lib/goals.js';
 
 /** Filters that never match the benchmark's events (type `bench.event`, source `/bench`), one dialect after another. */
@@ -88,7 +88,7 @@ export async function benchBroker(options: { seconds?: number; rounds?: number; 
   const port = await freePort();
   const adminPort = await freePort();
   const sluice = await spawnUntil(
-    ['bin/sluice.js', 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json'],
+    [...SLUICE_BIN, 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json'],
     async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok,
   ).catch(async (err) => {
     await stop(sink);

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchChannelYaml, load } from './channel.js';
-import { freePort, median, spawnNode, spawnUntil, stop } from './lib/processes.js';
+import { freePort, median, spawnNode, spawnUntil, stop, SLUICE_BIN } from './lib/processes.js';
 import { STAGES, stageSamples, type Stage } from './lib/profile-stages.js';
 
 /** CPU time (user + system) a process has used, in µs; undefined where /proc cannot tell. */
@@ -42,7 +42,7 @@ export async function benchChannelProfile(options: { seconds?: number; rounds?: 
     const port = await freePort();
     const adminPort = await freePort();
     const child = await spawnUntil(
-      [...(profiled ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), 'bin/sluice.js', 'start', '-f', join(dir, 'bench.yaml'), '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn'],
+      [...(profiled ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...SLUICE_BIN, 'start', '-f', join(dir, 'bench.yaml'), '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn'],
       async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok,
     );
     return { child, url: `http://127.0.0.1:${port}/channels/default/bench` };

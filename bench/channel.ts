@@ -8,7 +8,7 @@ import autocannon from 'autocannon';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, median, percentile, spawnNode, spawnUntil, stop } from './lib/processes.js';
+import { freePort, median, percentile, spawnNode, spawnUntil, stop, SLUICE_BIN } from './lib/processes.js';
 import { goal } from './lib/goals.js';
 
 /** Subscriptions on the fan-out channel, all to the same sink. */
@@ -131,7 +131,7 @@ spec:
   const port = await freePort();
   const adminPort = await freePort();
   const sluice = await spawnUntil(
-    ['bin/sluice.js', 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json'],
+    [...SLUICE_BIN, 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json'],
     async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok,
   ).catch(async (err) => {
     await stop(sink);

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { load, type LoadResult } from './channel.js';
-import { freePort, median, spawnNode, spawnUntil, stop } from './lib/processes.js';
+import { freePort, median, spawnNode, spawnUntil, stop, SLUICE_BIN } from './lib/processes.js';
 import { startNatsServer } from '../test/helpers/nats-server.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 
@@ -93,7 +93,7 @@ export async function benchDurableChannels(options: { seconds?: number; rounds?:
     // Ready once both channels are connected (readiness covers the backends).
     children.push(
       await spawnUntil(
-        ['bin/sluice.js', 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json', '--nats-url', nats.url, '--redis-url', redis.url],
+        [...SLUICE_BIN, 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json', '--nats-url', nats.url, '--redis-url', redis.url],
         async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok,
       ),
     );

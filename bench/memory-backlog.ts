@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { WebSocket } from 'undici';
-import { freePort, median, spawnUntil, stop } from './lib/processes.js';
+import { freePort, median, spawnUntil, stop, SLUICE_BIN } from './lib/processes.js';
 import { goal, type Goal } from './lib/goals.js';
 import { startNatsServer, type ServerProcess } from '../test/helpers/nats-server.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
@@ -268,7 +268,7 @@ async function measure(kind: Kind, round: number, sinkUrl: string, release: () =
     const inspectPort = await freePort();
     const adminUrl = `http://127.0.0.1:${adminPort}`;
     sluice = await spawnUntil(
-      [`--inspect=127.0.0.1:${inspectPort}`, 'bin/sluice.js', 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json', '--data-dir', join(dir, 'data'), ...flags],
+      [`--inspect=127.0.0.1:${inspectPort}`, ...SLUICE_BIN, 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json', '--data-dir', join(dir, 'data'), ...flags],
       async () => (await fetch(`${adminUrl}/readyz`)).ok,
     );
     const pid = sluice.pid!;

@@ -11,7 +11,7 @@ import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { freePort, median, spawnUntil, stop } from './lib/processes.js';
+import { freePort, median, spawnUntil, stop, SLUICE_BIN } from './lib/processes.js';
 
 const MiB = 1024 * 1024;
 
@@ -81,7 +81,7 @@ spec:
       const adminPort = await freePort();
       const adminUrl = `http://127.0.0.1:${adminPort}`;
       const sluice = await spawnUntil(
-        ['bin/sluice.js', 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'error', '--log-format', 'json', '--max-body', '2MiB', '--data-dir', join(dir, 'data')],
+        [...SLUICE_BIN, 'start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'error', '--log-format', 'json', '--max-body', '2MiB', '--data-dir', join(dir, 'data')],
         async () => (await fetch(`${adminUrl}/readyz`)).ok,
       );
       try {

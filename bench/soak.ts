@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Pool } from 'undici';
-import { freePort, median, percentile, spawnUntil, stop } from './lib/processes.js';
+import { freePort, median, percentile, spawnUntil, stop, SLUICE_BIN } from './lib/processes.js';
 import { startNatsServer, type NatsServer } from '../test/helpers/nats-server.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis-server.js';
 
@@ -300,7 +300,7 @@ async function soakOne(kind: SoakKind, o: SoakOptions, sinks: Sinks, backends: {
     writeFileSync(join(dir, 'soak.yaml'), yaml(kind, sinks));
     const port = await freePort();
     const adminPort = await freePort();
-    const args = ['bin/sluice.js', 'start', '-f', dir, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json'];
+    const args = [...SLUICE_BIN, 'start', '-f', dir, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'warn', '--log-format', 'json'];
     if (backends.nats) args.push('--nats-url', backends.nats.url);
     if (backends.redis) args.push('--redis-url', backends.redis.url);
     // Ready once the channel and its backend are (readiness covers the backends).

@@ -1,5 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Node's arguments to run Sluice as `sluice start` runs: the node flags of the
+ * launcher's shebang (`#!/usr/bin/env -S node ...`), then the launcher. Benchmarks spawn
+ * process.execPath with these, so they measure the same node and the same flags.
+ */
+export const SLUICE_BIN: readonly string[] = (() => {
+  const launcher = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
+  const shebang = readFileSync(launcher, 'utf8').split('\n', 1)[0]!;
+  const flags = /^#!\/usr\/bin\/env(?: -S)? node(.*)$/.exec(shebang)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+  return [...flags, 'bin/sluice.js'];
+})();
 
 /** A free TCP port on loopback (the OS picks; closed right away for the child to bind). */
 export function freePort(): Promise<number> {
