@@ -4,14 +4,14 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Node's arguments to run Sluice as `sluice start` runs: the node flags of the
- * launcher's shebang (`#!/usr/bin/env -S node ...`), then the launcher. Benchmarks spawn
- * process.execPath with these, so they measure the same node and the same flags.
+ * Node's arguments to run Sluice as `sluice start` runs: the node flags the launcher
+ * execs node with (its `exec node ... "$0" "$@"` line), then the launcher. Benchmarks
+ * spawn process.execPath with these, so they measure the same node and the same flags.
  */
 export const SLUICE_BIN: readonly string[] = (() => {
-  const launcher = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
-  const shebang = readFileSync(launcher, 'utf8').split('\n', 1)[0]!;
-  const flags = /^#!\/usr\/bin\/env(?: -S)? node(.*)$/.exec(shebang)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+  const launcher = readFileSync(fileURLToPath(new URL('../../bin/sluice.js', import.meta.url)), 'utf8');
+  const flags = /^":" \/\/; exec node (.*) "\$0" "\$@"$/m.exec(launcher)?.[1]?.trim().split(/\s+/).filter(Boolean);
+  if (!flags) throw new Error('bin/sluice.js has no `exec node ... "$0" "$@"` line');
   return [...flags, 'bin/sluice.js'];
 })();
 
