@@ -41,7 +41,8 @@ interface StartFlags extends BackendFlags {
   watch: boolean;
   otlpEndpoint?: string;
   containerRuntime: string;
-  deliveryThread: boolean;
+  /** Undefined unless --delivery-thread or --no-delivery-thread was given: the dispatcher decides by cores. */
+  deliveryThread?: boolean;
 }
 
 export function registerStart(program: Command): void {
@@ -75,7 +76,9 @@ export function registerStart(program: Command): void {
     .option('--container-runtime <runtime>', 'how Services and ContainerSources with an image run: docker, podman, auto (the first that works) or none', 'auto')
     .option('--admin-tls-cert <file>', 'serve the admin port over HTTPS with this PEM certificate (with --admin-tls-key); kubectl sends a kubeconfig token only over TLS')
     .option('--admin-tls-key <file>', 'the PEM private key of --admin-tls-cert')
-    .option('--no-delivery-thread', 'POST to subscribers from the main thread instead of a delivery thread of their own (the default on machines with more than one core)')
+    // --delivery-thread first: with both defined, commander leaves the value undefined unless one is given.
+    .option('--delivery-thread', 'POST to subscribers from a delivery thread of their own (the default on machines with 3 cores or more)')
+    .option('--no-delivery-thread', 'POST to subscribers from the main thread (the default on 1 or 2 cores)')
     .addOption(new Option('--admin-token <token>', 'bearer token the admin API (/api/...) requires; /healthz, /readyz and /metrics stay open').env('SLUICE_ADMIN_TOKEN'))
     .action(async (flags: StartFlags, cmd: Command) => {
       // An empty SLUICE_ADMIN_TOKEN means "unset"; an empty --admin-token is a mistake.
@@ -205,8 +208,7 @@ async function start(flags: StartFlags): Promise<number> {
     ...(flags.adminToken !== undefined ? { adminToken: flags.adminToken } : {}),
     ...adminTls,
     containers,
-    // Commander's default (true) means "not turned off": on one core the dispatcher decides.
-    ...(flags.deliveryThread ? {} : { deliveryThread: false }),
+    ...(flags.deliveryThread !== undefined ? { deliveryThread: flags.deliveryThread } : {}),
   });
   await server.listen();
   server.runtime.recordInvalid(loaded.errors);

@@ -58,7 +58,7 @@ export interface SluiceServerOptions extends ChannelBackendsOptions {
   drainTimeoutMs?: number;
   /** Per-attempt delivery timeout when a subscription sets none. */
   deliveryTimeoutMs?: number;
-  /** POST to subscribers from a delivery thread (`--no-delivery-thread` turns it off; default: when there is more than one core). */
+  /** POST to subscribers from a delivery thread (`--delivery-thread` / `--no-delivery-thread`; default: on 3 cores or more). */
   deliveryThread?: boolean;
   /** Registers extra channel backends before resources are applied. */
   registerChannels?: (registry: ChannelRegistry) => void;
