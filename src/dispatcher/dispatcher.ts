@@ -47,7 +47,7 @@ export interface DispatcherOptions {
   local?: LocalDelivery;
   /**
    * POST to subscribers from a delivery thread of their own (default: when the machine
-   * has more than DELIVERY_THREAD_MIN_CORES - 1 cores), so the outgoing hop runs beside
+   * has at least DELIVERY_THREAD_MIN_CORES cores), so the outgoing hop runs beside
    * ingress instead of taking turns with it on the main thread.
    */
   deliveryThread?: boolean;

@@ -32,15 +32,19 @@ test('run as a program, `sluice start` is one node process with those flags', { 
   const [port, adminPort] = [await freePort(), await freePort()];
   // Executed as a program: sh runs it and execs node in its place (same pid, so argv is node's).
   const child = spawn('./bin/sluice.js', ['start', '-f', dir, '--port', String(port), '--admin-port', String(adminPort), '--host', '127.0.0.1'], { stdio: 'ignore' });
+  const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
   try {
-    await waitUntil(async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined))?.ok === true, 30_000, 'readiness');
+    await Promise.race([spawnError, waitUntil(async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined))?.ok === true, 30_000, 'readiness')]);
     const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
     for (const f of flags) assert.ok(argv.includes(f), `argv: ${argv.join(' ')}`);
     assert.match(argv[0]!, /node/);
   } finally {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    // Already gone (it failed to start): there is no exit left to wait for.
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 });
