@@ -238,15 +238,27 @@ test('events still held at the close deadline are reported as shutdown losses, i
   assert.equal(ch.stats().depth, 0);
 });
 
+/** Subscribes `id` with a handler that finishes each attempt only when the test calls the function it queued. */
+async function heldSubscription(ch: MemoryChannel, id: string, maxInFlight: number): Promise<Array<() => void>> {
+  const finish: Array<() => void> = [];
+  const handler: DeliveryHandler = () => new Promise((resolve) => finish.push(() => resolve({ outcome: 'done' })));
+  await ch.subscribe({ id, maxInFlight, maxAttempts: 1, handler });
+  return finish;
+}
+
+/** One event delivered to every held subscription: each then counts as making progress, which pacing follows. */
+async function warm(ch: MemoryChannel, ...held: Array<Array<() => void>>): Promise<void> {
+  await ch.publish(ev('warm'));
+  for (const finish of held) finish.shift()!();
+  await waitUntil(() => ch.stats().depth === 0);
+}
+
 test('pacing in a small channel: a producer that waits for each answer never fills it while the subscriber keeps up', async () => {
   // capacity 20: a subscription may have 5 in flight; with 16 more waiting before pacing
   // began, a one-at-a-time producer outran a slower subscriber into a 429.
   const ch = new MemoryChannel({ capacity: 20 });
-  const pending: Array<() => void> = [];
-  await ch.subscribe({ id: 'slow', maxInFlight: 100, maxAttempts: 1, handler: () => new Promise((resolve) => pending.push(() => resolve({ outcome: 'done' }))) });
-  await ch.publish(ev('warm'));
-  pending.shift()!();
-  await waitUntil(() => ch.stats().depth === 0);
+  const pending = await heldSubscription(ch, 'slow', 100);
+  await warm(ch, pending);
   // The subscriber finishes one attempt every 5 ms; the producer sends as soon as it is answered.
   const finisher = setInterval(() => pending.shift()?.(), 5);
   try {
@@ -261,16 +273,9 @@ test('pacing in a small channel: a producer that waits for each answer never fil
 
 test('pacing with several subscriptions: one answer per event delivered, not one per attempt of each subscription', async () => {
   const ch = new MemoryChannel({ capacity: 10_000 });
-  // Two subscribers that finish an attempt only when the test says so.
-  const a: Array<() => void> = [];
-  const b: Array<() => void> = [];
-  const slow = (q: Array<() => void>): DeliveryHandler => () => new Promise((resolve) => q.push(() => resolve({ outcome: 'done' })));
-  await ch.subscribe({ id: 'a', maxInFlight: 2, maxAttempts: 1, handler: slow(a) });
-  await ch.subscribe({ id: 'b', maxInFlight: 2, maxAttempts: 1, handler: slow(b) });
-  await ch.publish(ev('warm'));
-  a.shift()!();
-  b.shift()!();
-  await waitUntil(() => ch.stats().depth === 0);
+  const a = await heldSubscription(ch, 'a', 2);
+  const b = await heldSubscription(ch, 'b', 2);
+  await warm(ch, a, b);
   // Twenty connections, each sending its next event when the last is answered.
   let answered = 0;
   let stop = false;
@@ -307,13 +312,8 @@ test('pacing with several subscriptions: one answer per event delivered, not one
 
 test('pacing: with a subscriber that keeps up slower than the producer, answers wait for deliveries; a stuck one holds nobody', async () => {
   const ch = new MemoryChannel({ capacity: 1000 });
-  // A subscriber that finishes an attempt only when the test says so.
-  const pending: Array<() => void> = [];
-  await ch.subscribe({ id: 'slow', maxInFlight: 2, maxAttempts: 1, handler: () => new Promise((resolve) => pending.push(() => resolve({ outcome: 'done' }))) });
-  // Make it a subscription that makes progress: one attempt finished.
-  await ch.publish(ev('warm'));
-  pending.shift()!();
-  await waitUntil(() => ch.stats().depth === 0);
+  const pending = await heldSubscription(ch, 'slow', 2);
+  await warm(ch, pending);
   // 2 in flight, then up to the lead waiting: all answered at once.
   let answered = 0;
   const first = Array.from({ length: 18 }, (_, i) => ch.publish(ev(`a${i}`)).then(() => answered++));
