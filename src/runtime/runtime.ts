@@ -103,6 +103,12 @@ export class SluiceRuntime implements RuntimeView, ReconcileContext {
   #secrets = new Map<string, SecretResource>();
   #status = new Map<string, ResourceStatus>();
   #channels = new Map<string, ChannelInstance>();
+  /**
+   * resourceAt's answers by address (every ingress request asks, to find its token
+   * annotation): two key strings and two lookups per request were a measurable share of
+   * the fast path. Dropped whole by #addressesChanged whenever a resource or channel changes.
+   */
+  #resourceAtCache = new WeakMap<AddressOwner, { resource: Resource | undefined }>();
   /** Creates, replaces, drains and destroys the channels of Channel resources. */
   readonly #channelManager: ChannelManager;
   /** Subscribes, re-subscribes and unsubscribes Subscriptions on those channels. */
@@ -140,8 +146,20 @@ export class SluiceRuntime implements RuntimeView, ReconcileContext {
 
   /** The resource behind an ingress address (whose annotations say how it is protected). */
   resourceAt(target: AddressOwner): Resource | undefined {
+    const hit = this.#resourceAtCache.get(target);
+    if (hit) return hit.resource;
+    const resource = this.#lookUpResourceAt(target);
+    this.#resourceAtCache.set(target, { resource });
+    return resource;
+  }
+
+  #lookUpResourceAt(target: AddressOwner): Resource | undefined {
     const kind = target.kind === 'channel' ? this.#channels.get(nsKey(target.namespace, target.name))?.resourceKind : RESOURCE_KIND_OF[target.kind];
     return kind ? this.#resources.get(SluiceRuntime.key(kind, target.namespace, target.name))?.resource : undefined;
+  }
+
+  #addressesChanged(): void {
+    this.#resourceAtCache = new WeakMap();
   }
 
   /** The ingress base URL, known only once the port is bound when listening on port 0. */
@@ -172,6 +190,7 @@ export class SluiceRuntime implements RuntimeView, ReconcileContext {
       const created = this.#resources.get(key)?.resource.metadata.creationTimestamp ?? m.creationTimestamp ?? new Date().toISOString();
       this.#resources.set(key, m.creationTimestamp === created ? item : { ...item, resource: { ...item.resource, metadata: { ...m, creationTimestamp: created } } });
     }
+    this.#addressesChanged();
     await this.reconcile();
   }
 
@@ -191,6 +210,7 @@ export class SluiceRuntime implements RuntimeView, ReconcileContext {
     // A Secret shares no key space with resources: deleting a missing Channel `x` must not delete Secret `x`.
     const existed = kind === 'Secret' ? this.#secrets.delete(nsKey(namespace, name)) : this.#resources.delete(key) || this.#invalid.delete(key);
     this.#status.delete(key);
+    this.#addressesChanged();
     await this.reconcile();
     return existed;
   }
@@ -206,6 +226,7 @@ export class SluiceRuntime implements RuntimeView, ReconcileContext {
       if (kind === 'Secret' ? this.#secrets.delete(nsKey(namespace, name)) : this.#resources.delete(key) || this.#invalid.delete(key)) existed++;
       this.#status.delete(key);
     }
+    this.#addressesChanged();
     if (items.length) await this.reconcile();
     return existed;
   }
@@ -308,6 +329,7 @@ export class SluiceRuntime implements RuntimeView, ReconcileContext {
       const { channel } = res.managed;
       const inst: ChannelInstance = { resourceKind: r.kind, backendKind, channel, delivery: (r.spec as { delivery?: DeliverySpec }).delivery };
       this.#channels.set(key, inst);
+      this.#addressesChanged();
       if (res.change !== 'unchanged') {
         this.#swaps.push(() => {
           this.#o.targets.channels.set(key, channelTarget(namespace, name, channel));
@@ -320,6 +342,7 @@ export class SluiceRuntime implements RuntimeView, ReconcileContext {
     for (const key of [...this.#channels.keys()]) {
       if (desired.has(key)) continue;
       this.#channels.delete(key);
+      this.#addressesChanged();
       this.#o.targets.channels.delete(key);
       this.#channelManager.remove(key);
     }
@@ -486,6 +509,7 @@ export class SluiceRuntime implements RuntimeView, ReconcileContext {
       ...this.#reconcilers.map((r) => r.close?.(deadline).catch(() => {})),
     ]);
     this.#channels.clear();
+    this.#addressesChanged();
     await this.#o.dispatcher.close();
   }
 }

@@ -125,3 +125,25 @@ test('rotating the Secret through the admin API takes effect at once', async () 
   assert.equal((await send('/channels/default/locked', { authorization: 'Bearer let-me-in' })).status, 401);
   assert.equal((await send('/channels/default/locked', { authorization: 'Bearer rotated' })).status, 202);
 });
+
+test('annotating a live channel, or removing its annotation, applies from the next request on either ingress path', async () => {
+  const apply = async (yaml: string) => {
+    const res = await fetch(`${sluice.adminUrl}/api/v1/resources`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/yaml' },
+      body: yaml,
+    });
+    assert.equal(res.status, 200, await res.text());
+  };
+  await apply('apiVersion: messaging.knative.dev/v1\nkind: InMemoryChannel\nmetadata: {name: later}\n');
+  // With a Content-Type the request takes the ingress fast path; without one, fastify's route.
+  const json = { 'content-type': 'application/json' };
+  assert.equal((await send('/channels/default/later', json)).status, 202);
+  assert.equal((await send('/channels/default/later')).status, 202);
+  await apply('apiVersion: messaging.knative.dev/v1\nkind: InMemoryChannel\nmetadata:\n  name: later\n  annotations: {sluice.dev/ingress-token-secret: ingress-token}\n');
+  assert.equal((await send('/channels/default/later', json)).status, 401);
+  assert.equal((await send('/channels/default/later')).status, 401);
+  await apply('apiVersion: messaging.knative.dev/v1\nkind: InMemoryChannel\nmetadata: {name: later}\n');
+  assert.equal((await send('/channels/default/later', json)).status, 202);
+  assert.equal((await send('/channels/default/later')).status, 202);
+});
