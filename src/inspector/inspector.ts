@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DeliveryObserver, OutcomeInfo } from '../dispatcher/types.js';
+import type { DeliveryObserver, DeliveryTarget, OutcomeInfo } from '../dispatcher/types.js';
 import type { SluiceEvent } from '../events/types.js';
 import { DeliveryLog, type DeliveryLogOptions } from './delivery-log.js';
 import type { TappedKind } from './event-view.js';
@@ -43,6 +43,16 @@ export interface RateView {
 type AcceptedKey = { kind: TappedKind; namespace: string; name: string };
 type DeliveryKey = { namespace: string; resource: string; subscription: string };
 
+/** Only channels and brokers reach the accepted tracker (onAccepted returns early for the rest). */
+function describeAccepted(t: TapTarget): { id: string; key: AcceptedKey } {
+  const kind = t.kind as TappedKind;
+  return { id: `${kind}/${t.namespace}/${t.name}`, key: { kind, namespace: t.namespace, name: t.name } };
+}
+
+function describeFinished(t: DeliveryTarget): { id: string; key: DeliveryKey } {
+  return { id: `${t.namespace}/${t.resource}/${t.subscription}`, key: { namespace: t.namespace, resource: t.resource, subscription: t.subscription } };
+}
+
 /**
  * The event inspector's data side: taps the events the ingress accepts (live stream,
  * events/s) and observes the dispatcher's outcomes (recent deliveries, dead letters,
@@ -54,8 +64,8 @@ export class Inspector implements DeliveryObserver {
   readonly deliveries: DeliveryLog;
   readonly rateWindowSeconds: number;
   readonly #clock: () => number;
-  readonly #accepted: RateTracker<AcceptedKey>;
-  readonly #finished: RateTracker<DeliveryKey>;
+  readonly #accepted: RateTracker<TapTarget, AcceptedKey>;
+  readonly #finished: RateTracker<DeliveryTarget, DeliveryKey>;
 
   constructor(options: InspectorOptions) {
     this.stream = new LiveStream({ logger: options.logger, ...options.stream });
@@ -63,25 +73,24 @@ export class Inspector implements DeliveryObserver {
     this.rateWindowSeconds = options.rateWindowSeconds ?? 10;
     this.#clock = options.clock ?? Date.now;
     const rateOptions = { windowSeconds: this.rateWindowSeconds, clock: this.#clock, sampleMs: options.rateSampleMs ?? 1000 };
-    this.#accepted = new RateTracker(rateOptions);
-    this.#finished = new RateTracker(rateOptions);
+    this.#accepted = new RateTracker({ ...rateOptions, describe: describeAccepted });
+    this.#finished = new RateTracker({ ...rateOptions, describe: describeFinished });
   }
 
   /** The ingress calls this once a channel or broker has taken `events`. Never throws. */
   onAccepted(target: TapTarget, events: readonly SluiceEvent[]): void {
     const kind = target.kind;
     if ((kind !== 'channel' && kind !== 'broker') || events.length === 0) return;
-    const { namespace, name } = target;
-    this.#accepted.add(target, () => `${kind}/${namespace}/${name}`, () => ({ kind, namespace, name }), events.length);
+    this.#accepted.add(target, events.length);
     if (this.stream.clientCount === 0) return;
-    this.stream.publish(kind, namespace, name, events, new Date(this.#clock()).toISOString());
+    this.stream.publish(kind, target.namespace, target.name, events, new Date(this.#clock()).toISOString());
   }
 
   onOutcome(info: OutcomeInfo): void {
     const t = info.target;
     this.deliveries.record(info, info.durationMs, this.#clock());
     if (info.outcome === 'retrying') return;
-    this.#finished.add(t, () => `${t.namespace}/${t.resource}/${t.subscription}`, () => ({ namespace: t.namespace, resource: t.resource, subscription: t.subscription }), 1);
+    this.#finished.add(t, 1);
   }
 
   /** Snapshots the rate counters (a timer does it every `rateSampleMs`; tests call it by hand). */

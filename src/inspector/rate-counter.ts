@@ -11,7 +11,12 @@ export interface Tally<K> {
   evicted: boolean;
 }
 
-export interface RateTrackerOptions {
+export interface RateTrackerOptions<O extends object, K> {
+  /**
+   * The id (tallies with the same id are one) and the key of an owner, asked only the
+   * first time the owner is counted: one function per tracker, not closures per count.
+   */
+  describe: (owner: O) => { id: string; key: K };
   /** Seconds the rate averages over (one sample per second). */
   windowSeconds: number;
   /** Epoch milliseconds. */
@@ -29,9 +34,10 @@ export interface RateTrackerOptions {
  * since the snapshot a window ago. The timer stops itself after a quiet window and
  * restarts on the next count, so an idle Sluice runs no timer for this.
  */
-export class RateTracker<K> {
+export class RateTracker<O extends object, K> {
   readonly #tallies = new Map<string, Tally<K>>();
-  readonly #byObject = new WeakMap<object, Tally<K>>();
+  readonly #byObject = new WeakMap<O, Tally<K>>();
+  readonly #describe: (owner: O) => { id: string; key: K };
   readonly #window: number;
   readonly #times: Float64Array;
   readonly #clock: () => number;
@@ -42,7 +48,8 @@ export class RateTracker<K> {
   #quietSamples = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(options: RateTrackerOptions) {
+  constructor(options: RateTrackerOptions<O, K>) {
+    this.#describe = options.describe;
     this.#window = options.windowSeconds;
     this.#times = new Float64Array(this.#window);
     this.#clock = options.clock;
@@ -52,13 +59,13 @@ export class RateTracker<K> {
 
   /**
    * Adds `n` to the tally of `owner` (a long-lived object such as an ingress target or a
-   * delivery target); `id` and `key` are used only the first time an owner is seen, so
-   * that a replaced owner with the same id continues the same tally.
+   * delivery target); it is described only the first time it is seen, so that a replaced
+   * owner with the same id continues the same tally.
    */
-  add(owner: object, id: () => string, key: () => K, n: number): void {
+  add(owner: O, n: number): void {
     let t = this.#byObject.get(owner);
     if (t === undefined || t.evicted) {
-      t = this.#tally(id(), key);
+      t = this.#tally(owner);
       this.#byObject.set(owner, t);
     }
     if (!this.#active) this.#wake();
@@ -103,7 +110,8 @@ export class RateTracker<K> {
     return (t.total - t.base) / Math.max(1, (now - t.baseAt) / 1000);
   }
 
-  #tally(id: string, key: () => K): Tally<K> {
+  #tally(owner: O): Tally<K> {
+    const { id, key } = this.#describe(owner);
     const existing = this.#tallies.get(id);
     if (existing) return existing;
     if (this.#tallies.size >= this.#maxKeys) {
@@ -111,7 +119,7 @@ export class RateTracker<K> {
       oldest.evicted = true;
       this.#tallies.delete(oldestId);
     }
-    const t: Tally<K> = { key: key(), total: 0, snaps: new Float64Array(this.#window), samples: 0, base: 0, baseAt: this.#clock(), evicted: false };
+    const t: Tally<K> = { key, total: 0, snaps: new Float64Array(this.#window), samples: 0, base: 0, baseAt: this.#clock(), evicted: false };
     this.#tallies.set(id, t);
     return t;
   }
