@@ -339,3 +339,22 @@ test('pacing: with a subscriber that keeps up slower than the producer, answers 
   await ch.close({ deadline: Date.now() + 1000 });
   await stuck.close();
 });
+
+test('pacing: held answers go out after the pacing wait (1 s) even when no delivery finishes, oldest first', async () => {
+  const ch = new MemoryChannel({ capacity: 1000 });
+  const pending = await heldSubscription(ch, 'slow', 2);
+  await warm(ch, pending);
+  await Promise.all(Array.from({ length: 18 }, (_, i) => ch.publish(ev(`a${i}`))));
+  const order: string[] = [];
+  const t0 = performance.now();
+  const held = ['h1', 'h2', 'h3'].map((id) => ch.publish(ev(id)).then(() => order.push(id)));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(order, [], 'held while the subscriber makes no progress');
+  await Promise.all(held);
+  const waited = performance.now() - t0;
+  assert.deepEqual(order, ['h1', 'h2', 'h3']);
+  assert.ok(waited >= 900 && waited < 3000, `answered after the pacing wait, not before and not much after (${Math.round(waited)} ms)`);
+  assert.equal(ch.stats().depth, 21, 'every held event is stored');
+  for (const p of pending.splice(0)) p();
+  await ch.close({ deadline: Date.now() + 1000 });
+});

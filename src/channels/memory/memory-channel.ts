@@ -40,6 +40,12 @@ interface Held {
   remaining: number;
 }
 
+/** A publish whose answer pacing holds: answered by a delivery, or at `until` (performance.now()). */
+interface PacedAnswer {
+  readonly release: () => void;
+  readonly until: number;
+}
+
 interface Pending {
   readonly held: Held;
   attempt: number;
@@ -137,7 +143,14 @@ export class MemoryChannel implements Channel {
   #closed = false;
   #drainWaiters: Array<() => void> = [];
   /** Publishes whose answer is held by pacing, oldest first. */
-  #paced: Array<() => void> = [];
+  #paced: PacedAnswer[] = [];
+  /**
+   * One timer for every held answer, due when the oldest waited PACE_MAX_WAIT_MS: a
+   * timer per paced publish (most publishes, under load) was a timer-list insert and a
+   * cancel per event. Entries released early are simply gone when it fires.
+   */
+  #paceTimer: NodeJS.Timeout | undefined;
+  readonly #onPaceTimer = (): void => this.#expirePaced();
   /** Answers owed to held producers, in events: see #releasePaced. */
   #credit = 0;
 
@@ -204,18 +217,35 @@ export class MemoryChannel implements Channel {
   }
 
   #pace(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const release = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        const i = this.#paced.indexOf(release);
-        if (i >= 0) this.#paced.splice(i, 1);
-        resolve();
-      }, PACE_MAX_WAIT_MS);
-      this.#paced.push(release);
+    return new Promise<void>((release) => {
+      this.#paced.push({ release, until: performance.now() + PACE_MAX_WAIT_MS });
+      this.#paceTimer ??= setTimeout(this.#onPaceTimer, PACE_MAX_WAIT_MS);
     });
+  }
+
+  /** Answers the held publishes that waited PACE_MAX_WAIT_MS, and waits for the next oldest. */
+  #expirePaced(): void {
+    this.#paceTimer = undefined;
+    const paced = this.#paced;
+    const now = performance.now();
+    let n = 0;
+    while (n < paced.length && paced[n]!.until <= now) n++;
+    for (const p of paced.splice(0, n)) p.release();
+    // Same-length waits: the front entry is the next one due.
+    if (paced.length) this.#paceTimer = setTimeout(this.#onPaceTimer, Math.max(1, paced[0]!.until - now));
+  }
+
+  /** Answers every held publish (pacing no longer applies, or the channel closes). */
+  #releaseAllPaced(): void {
+    for (const p of this.#paced.splice(0)) p.release();
+    this.#stopPaceTimer();
+  }
+
+  /** Nothing held: no timer to keep the process awake for. */
+  #stopPaceTimer(): void {
+    if (this.#paceTimer === undefined) return;
+    clearTimeout(this.#paceTimer);
+    this.#paceTimer = undefined;
   }
 
   /**
@@ -229,13 +259,14 @@ export class MemoryChannel implements Channel {
     const n = this.#closed ? 0 : this.#pacingCount();
     if (n === 0) {
       this.#credit = 0;
-      for (const r of this.#paced.splice(0)) r();
+      this.#releaseAllPaced();
       return;
     }
     this.#credit += 1 / n;
     if (this.#credit < 1 - 1e-9) return;
     this.#credit = Math.max(0, this.#credit - 1);
-    this.#paced.shift()?.();
+    this.#paced.shift()?.release();
+    if (this.#paced.length === 0) this.#stopPaceTimer();
   }
 
   /** All-or-nothing: a batch that does not fit is refused whole, so a 429 never half-accepts. */
@@ -359,7 +390,7 @@ export class MemoryChannel implements Channel {
 
   async close(options: { deadline?: number } = {}): Promise<void> {
     this.#closed = true;
-    for (const r of this.#paced.splice(0)) r();
+    this.#releaseAllPaced();
     if (this.#held > 0) {
       const deadline = options.deadline ?? Date.now();
       await new Promise<void>((resolve) => {
