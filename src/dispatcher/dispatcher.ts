@@ -70,6 +70,7 @@ const DEFAULT_MAX_REPLY_BYTES = 1024 * 1024;
 const CLOSED_RETRY_DELAY_MS = 1000;
 const PREFER_REPLY: Readonly<Record<string, string>> = Object.freeze({ prefer: 'reply' });
 const DONE: DeliveryResult = Object.freeze({ outcome: 'done' });
+const RETRY_WHEN_CLOSED: DeliveryResult = Object.freeze({ outcome: 'retry', delayMs: CLOSED_RETRY_DELAY_MS });
 /** knativeerrordata of an event shed because its subscription fell behind (it never got an attempt). */
 const SHED_BODY = Buffer.from('sluice: the subscription fell too far behind; its channel shed this event to keep taking new ones');
 
@@ -263,15 +264,35 @@ export class Dispatcher {
     return this.#closed;
   }
 
-  async #handle(b: Bound, event: SluiceEvent, context: DeliveryContext | undefined): Promise<DeliveryResult> {
+  /**
+   * One attempt and what the channel does next. Written as one promise chain rather
+   * than nested async functions: a plain delivery (no activator, no reply to send) is
+   * the POST's promise plus one `then`, where three async layers each cost a promise and
+   * a resumption per event. Never rejects.
+   */
+  #handle(b: Bound, event: SluiceEvent, context: DeliveryContext | undefined): Promise<DeliveryResult> {
     const attempt = Number.isSafeInteger(context?.attempt) && context!.attempt >= 1 ? context!.attempt : 1;
+    if (this.closed) return Promise.resolve(RETRY_WHEN_CLOSED);
     const working = context?.working;
-    const policy = b.target.policy;
     try {
-      if (this.closed) return { outcome: 'retry', delayMs: CLOSED_RETRY_DELAY_MS };
-      const r = await this.#attemptSubscriber(b, event, attempt);
-      if (r.ok) return await this.#delivered(b, event, attempt, r, working);
+      const endpoint = b.target.endpoint !== undefined;
+      const sent = endpoint ? this.#attemptThroughEndpoint(b, event, attempt) : this.#attemptPlain(b, event, attempt);
+      return sent.then(
+        (r) => this.#afterAttempt(b, event, attempt, r, working, !endpoint),
+        (err: unknown) => this.#unexpected(b, event, attempt, err),
+      );
+    } catch (err) {
+      return Promise.resolve(this.#unexpected(b, event, attempt, err));
+    }
+  }
+
+  /** After an attempt: done, retry later, or a reply or dead letter to send first. `record`: the attempt is not in the metrics yet. */
+  #afterAttempt(b: Bound, event: SluiceEvent, attempt: number, r: SendResult, working: (() => void) | undefined, record: boolean): DeliveryResult | Promise<DeliveryResult> {
+    try {
+      if (record) this.#recordAttempt(b, event, attempt, r);
+      if (r.ok) return this.#delivered(b, event, attempt, r, working);
       if (this.closed) return this.#backToChannel(b, event, attempt, r.statusCode);
+      const policy = b.target.policy;
       if (isRetryableStatus(r.statusCode) && attempt <= policy.retry) {
         const delayMs = retryDelayMs(policy, attempt, { statusCode: r.statusCode, retryAfter: r.headers['retry-after'] });
         this.#metrics.eventsRetried.inc(b.labels);
@@ -279,33 +300,54 @@ export class Dispatcher {
         this.#outcome({ target: b.target, event, outcome: 'retrying', attempts: attempt, statusCode: r.statusCode, durationMs: r.durationMs });
         return { outcome: 'retry', delayMs };
       }
-      return await this.#deadLetter(b, event, attempt, b.target.subscriberUri, r, working, r.durationMs);
+      return this.#guard(b, event, attempt, this.#deadLetter(b, event, attempt, b.target.subscriberUri, r, working, r.durationMs));
     } catch (err) {
-      // A bug, not a subscriber failure: treat it as a failed attempt, but never loop.
-      b.log.error({ ...eventFields(event), attempt, err }, 'unexpected error while delivering; treated as a failed attempt');
-      if (attempt <= policy.retry && !this.closed) return { outcome: 'retry', delayMs: retryDelayMs(policy, attempt) };
-      this.#fail(b, event, attempt, undefined, 'internal_error');
-      return DONE;
+      return this.#unexpected(b, event, attempt, err);
     }
   }
 
-  /** One attempt to the subscriber (through the activator when the target has an endpoint). */
-  async #attemptSubscriber(b: Bound, event: SluiceEvent, attempt: number): Promise<SendResult> {
+  /** A handler's follow-up work (reply, dead letter) that throws is a failed attempt too, never a rejection. */
+  #guard(b: Bound, event: SluiceEvent, attempt: number, work: Promise<DeliveryResult>): Promise<DeliveryResult> {
+    return work.catch((err: unknown) => this.#unexpected(b, event, attempt, err));
+  }
+
+  /** A bug, not a subscriber failure: treated as a failed attempt, but never in a loop. */
+  #unexpected(b: Bound, event: SluiceEvent, attempt: number, err: unknown): DeliveryResult {
+    b.log.error({ ...eventFields(event), attempt, err }, 'unexpected error while delivering; treated as a failed attempt');
+    const policy = b.target.policy;
+    if (attempt <= policy.retry && !this.closed) return { outcome: 'retry', delayMs: retryDelayMs(policy, attempt) };
+    this.#fail(b, event, attempt, undefined, 'internal_error');
+    return DONE;
+  }
+
+  /** One attempt straight to the subscriber's URL (recorded by #afterAttempt). */
+  #attemptPlain(b: Bound, event: SluiceEvent, attempt: number): Promise<SendResult> {
     const t = b.target;
-    let url = t.subscriberUri;
-    let lease: EndpointLease | undefined;
-    if (t.endpoint) {
-      try {
-        // Waking a scaled-to-zero service is not part of the attempt's timeout.
-        lease = await t.endpoint.acquire(this.#closing.signal);
-        url = lease.url;
-      } catch (err) {
-        const r: SendResult = { ok: false, statusCode: 503, headers: {}, body: EMPTY, bodyTruncated: false, error: asError(err), durationMs: 0 };
-        this.#tracing.startDelivery(event, this.#traceInfo(b, url, attempt)).end(503, r.error);
-        this.#recordAttempt(b, event, attempt, r, false);
-        return r;
-      }
+    const url = t.subscriberUri;
+    return this.#post(url, event, {
+      pool: b.pool,
+      timeoutMs: t.policy.timeoutMs ?? this.#defaultTimeoutMs,
+      signal: this.#inFlight,
+      maxBodyBytes: this.#subscriberBodyBytes,
+      headers: PREFER_REPLY,
+      span: this.#tracing.startDelivery(event, this.#traceInfo(b, url, attempt)),
+    });
+  }
+
+  /** One attempt through the activator (a target with an endpoint), recorded here. */
+  async #attemptThroughEndpoint(b: Bound, event: SluiceEvent, attempt: number): Promise<SendResult> {
+    const t = b.target;
+    let lease: EndpointLease;
+    try {
+      // Waking a scaled-to-zero service is not part of the attempt's timeout.
+      lease = await t.endpoint!.acquire(this.#closing.signal);
+    } catch (err) {
+      const r: SendResult = { ok: false, statusCode: 503, headers: {}, body: EMPTY, bodyTruncated: false, error: asError(err), durationMs: 0 };
+      this.#tracing.startDelivery(event, this.#traceInfo(b, t.subscriberUri, attempt)).end(503, r.error);
+      this.#recordAttempt(b, event, attempt, r, false);
+      return r;
     }
+    const url = lease.url;
     let r: SendResult;
     try {
       r = await this.#post(url, event, {
@@ -317,12 +359,10 @@ export class Dispatcher {
         span: this.#tracing.startDelivery(event, this.#traceInfo(b, url, attempt)),
       });
     } finally {
-      if (lease) {
-        try {
-          lease.release();
-        } catch (err) {
-          b.log.warn({ err }, 'endpoint lease release failed');
-        }
+      try {
+        lease.release();
+      } catch (err) {
+        b.log.warn({ err }, 'endpoint lease release failed');
       }
     }
     this.#recordAttempt(b, event, attempt, r);
@@ -362,23 +402,31 @@ export class Dispatcher {
     }
   }
 
-  async #delivered(b: Bound, event: SluiceEvent, attempt: number, r: SendResult, working?: () => void): Promise<DeliveryResult> {
+  /** A successful attempt: done at once, unless its reply has to be sent first. */
+  #delivered(b: Bound, event: SluiceEvent, attempt: number, r: SendResult, working?: () => void): DeliveryResult | Promise<DeliveryResult> {
     const t = b.target;
     b.delivered.inc();
     const reply = this.#replyOf(b, event, r);
-    if (reply && !t.replyUri) {
+    if (reply && t.replyUri) return this.#guard(b, event, attempt, this.#sendReply(b, event, attempt, r, reply, t.replyUri, working));
+    if (reply) {
       b.log.debug({ ...eventFields(event), replyId: reply.attributes.id }, 'reply dropped: the subscription has no reply destination');
       this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'dropped' });
-    } else if (reply && t.replyUri) {
-      const rr = await this.#sendWithRetry(t.replyUri, reply, t.policy, working, { destination: 'reply', target: t, pool: b.pool });
-      if (!rr.ok) {
-        if (this.closed) return this.#backToChannel(b, event, attempt, rr.statusCode);
-        this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'failed' });
-        b.log.warn({ ...eventFields(event), replyUri: t.replyUri, statusCode: rr.statusCode, err: rr.error }, 'reply could not be delivered');
-        return this.#deadLetter(b, event, attempt, t.replyUri, rr, working, r.durationMs);
-      }
-      this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'sent' });
     }
+    this.#outcome({ target: t, event, outcome: 'delivered', attempts: attempt, statusCode: r.statusCode, durationMs: r.durationMs });
+    return DONE;
+  }
+
+  /** The reply of a delivered event, to the subscription's reply destination; dead-lettered when it cannot be. */
+  async #sendReply(b: Bound, event: SluiceEvent, attempt: number, r: SendResult, reply: SluiceEvent, replyUri: string, working?: () => void): Promise<DeliveryResult> {
+    const t = b.target;
+    const rr = await this.#sendWithRetry(replyUri, reply, t.policy, working, { destination: 'reply', target: t, pool: b.pool });
+    if (!rr.ok) {
+      if (this.closed) return this.#backToChannel(b, event, attempt, rr.statusCode);
+      this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'failed' });
+      b.log.warn({ ...eventFields(event), replyUri, statusCode: rr.statusCode, err: rr.error }, 'reply could not be delivered');
+      return this.#deadLetter(b, event, attempt, replyUri, rr, working, r.durationMs);
+    }
+    this.#metrics.repliesSent.inc({ ...b.labels, outcome: 'sent' });
     this.#outcome({ target: t, event, outcome: 'delivered', attempts: attempt, statusCode: r.statusCode, durationMs: r.durationMs });
     return DONE;
   }
