@@ -1,4 +1,6 @@
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import assert from 'node:assert/strict';
 import { MemoryChannel } from '../../src/channels/memory/index.js';
 import type { DeliveryHandler } from '../../src/channels/channel.js';
@@ -357,4 +359,30 @@ test('pacing: held answers go out after the pacing wait (1 s) even when no deliv
   assert.equal(ch.stats().depth, 21, 'every held event is stored');
   for (const p of pending.splice(0)) p();
   await ch.close({ deadline: Date.now() + 1000 });
+});
+
+test('a delivered event is not kept reachable by its subscription queue', async () => {
+  // Events still referenced after delivery outlive young-generation collections and are
+  // copied and promoted under load; the channel must let go of them once finished.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const ch = new MemoryChannel();
+  let delivered = 0;
+  await ch.subscribe({ id: 's', maxInFlight: 4, maxAttempts: 1, handler: async () => (delivered++, { outcome: 'done' }) });
+  const refs: WeakRef<SluiceEvent>[] = [];
+  // In a function of its own, so that no binding of this test's frame holds the last event.
+  const publishTracked = (i: number) => {
+    const e = ev(`r${i}`);
+    refs.push(new WeakRef(e));
+    return ch.publish(e);
+  };
+  for (let i = 0; i < 200; i++) await publishTracked(i);
+  await waitUntil(() => delivered === 200);
+  assert.equal(ch.stats().depth, 0);
+  // WeakRef targets stay alive until the current job ends: collect from a later turn.
+  await new Promise((r) => setImmediate(r));
+  gc();
+  const alive = refs.filter((r) => r.deref() !== undefined).length;
+  assert.equal(alive, 0, `${alive} of 200 delivered events still reachable from the channel: ${refs.map((r, i) => (r.deref() ? i : -1)).filter((i) => i >= 0).slice(0, 12).join(",")}`);
+  await ch.close();
 });

@@ -53,7 +53,8 @@ interface Pending {
 
 /** Per-subscription state: its own queue, so one slow subscriber never delays another. */
 class SubscriptionState {
-  queue: Pending[] = [];
+  /** Waiting events from `head` on; the slots before it are emptied as they are taken. */
+  queue: Array<Pending | undefined> = [];
   head = 0;
   inFlight = 0;
   inFlightBytes = 0;
@@ -78,11 +79,20 @@ class SubscriptionState {
     return this.head < this.queue.length ? this.queue[this.head] : undefined;
   }
   shift(): Pending | undefined {
-    if (this.head >= this.queue.length) return undefined;
-    const p = this.queue[this.head++];
-    // Compact now and then instead of Array#shift (O(n) per call on long queues).
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
+    const q = this.queue;
+    if (this.head >= q.length) return undefined;
+    const p = q[this.head];
+    // Empty the slot: a taken event left reachable from the queue until the next
+    // compaction (up to a thousand of them) outlived young-generation collections and
+    // was copied and promoted with every scavenge under load, though already delivered.
+    q[this.head++] = undefined;
+    if (this.head === q.length) {
+      // Drained, as a subscription that keeps up is most of the time: start over in place.
+      q.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > q.length) {
+      // Compact now and then instead of Array#shift (O(n) per call on long queues).
+      this.queue = q.slice(this.head);
       this.head = 0;
     }
     return p;
