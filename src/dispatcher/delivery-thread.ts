@@ -36,7 +36,7 @@ function post(p: WirePost, packed: ArrayBuffer | undefined): void {
   const abort = new AttemptAbort();
   live.set(id, abort);
   const body = bodyAt(packed, offset, length);
-  dispatchPost(poolFor(pool), dispatchOptions({ origin, path, headers, body, timeoutMs, bodyLimit }), abort, bodyLimit).then(
+  dispatchPost(poolFor(pool), dispatchOptions({ origin, path, headers, body, timeoutMs, bodyLimit }, true), abort, bodyLimit).then(
     (res: PostResponse) => {
       live.delete(id);
       if (!abort.aborted) results.push([id, res.statusCode, res.headers, res.truncated, results.offset, res.body.length], res.body);

@@ -32,8 +32,9 @@ export class InProcessTransport implements PostTransport {
     return pool;
   }
 
+  /** `abort` is armed with the attempt's timeout in this thread (postEvent): no undici timers besides. */
   post(pool: PoolHandle, request: PostRequest, abort: AttemptAbort): Promise<PostResponse> {
-    return dispatchPost((pool as AgentPool).agent, dispatchOptions(request), abort, request.bodyLimit);
+    return dispatchPost((pool as AgentPool).agent, dispatchOptions(request, false), abort, request.bodyLimit);
   }
 
   async close(): Promise<void> {

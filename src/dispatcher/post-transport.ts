@@ -35,16 +35,23 @@ export interface PostTransport {
   close(): Promise<void>;
 }
 
-/** Options for undici, the same in either thread. */
-export function dispatchOptions(r: PostRequest): UndiciDispatcher.DispatchOptions {
+/**
+ * Options for undici. `backstop`: undici's own header and body timers as well, at the
+ * attempt's timeout (they default to 300 s). The attempt's abort timer is the real
+ * bound; in the thread that runs it, undici's timers only repeat it, and cost a timer
+ * object per request (undici swaps its fast header timer for a native keep-alive timer
+ * after every response). A delivery thread keeps them, in case an abort from the main
+ * thread never arrives.
+ */
+export function dispatchOptions(r: PostRequest, backstop: boolean): UndiciDispatcher.DispatchOptions {
+  const timeout = backstop ? r.timeoutMs : 0;
   return {
     origin: r.origin,
     path: r.path,
     method: 'POST',
     headers: r.headers,
     body: r.body,
-    // undici's own timers default to 300 s; the attempt's abort timer is the real bound.
-    headersTimeout: r.timeoutMs,
-    bodyTimeout: r.timeoutMs,
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
   };
 }
