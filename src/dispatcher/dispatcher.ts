@@ -322,11 +322,14 @@ export class Dispatcher {
 
   /** One attempt straight to the subscriber's URL (recorded by #afterAttempt). */
   #attemptPlain(b: Bound, event: SluiceEvent, attempt: number): Promise<SendResult> {
-    const t = b.target;
-    const url = t.subscriberUri;
+    return this.#postToSubscriber(b, b.target.subscriberUri, event, attempt);
+  }
+
+  /** The POST of one attempt to `url`, the subscriber's or the one the activator granted. */
+  #postToSubscriber(b: Bound, url: string, event: SluiceEvent, attempt: number): Promise<SendResult> {
     return this.#post(url, event, {
       pool: b.pool,
-      timeoutMs: t.policy.timeoutMs ?? this.#defaultTimeoutMs,
+      timeoutMs: b.target.policy.timeoutMs ?? this.#defaultTimeoutMs,
       signal: this.#inFlight,
       maxBodyBytes: this.#subscriberBodyBytes,
       headers: PREFER_REPLY,
@@ -347,17 +350,9 @@ export class Dispatcher {
       this.#recordAttempt(b, event, attempt, r, false);
       return r;
     }
-    const url = lease.url;
     let r: SendResult;
     try {
-      r = await this.#post(url, event, {
-        pool: b.pool,
-        timeoutMs: t.policy.timeoutMs ?? this.#defaultTimeoutMs,
-        signal: this.#inFlight,
-        maxBodyBytes: this.#subscriberBodyBytes,
-        headers: PREFER_REPLY,
-        span: this.#tracing.startDelivery(event, this.#traceInfo(b, url, attempt)),
-      });
+      r = await this.#postToSubscriber(b, lease.url, event, attempt);
     } finally {
       try {
         lease.release();
