@@ -329,7 +329,6 @@ export class SluiceRuntime implements RuntimeView, ReconcileContext {
       const { channel } = res.managed;
       const inst: ChannelInstance = { resourceKind: r.kind, backendKind, channel, delivery: (r.spec as { delivery?: DeliverySpec }).delivery };
       this.#channels.set(key, inst);
-      this.#addressesChanged();
       if (res.change !== 'unchanged') {
         this.#swaps.push(() => {
           this.#o.targets.channels.set(key, channelTarget(namespace, name, channel));
@@ -342,10 +341,11 @@ export class SluiceRuntime implements RuntimeView, ReconcileContext {
     for (const key of [...this.#channels.keys()]) {
       if (desired.has(key)) continue;
       this.#channels.delete(key);
-      this.#addressesChanged();
       this.#o.targets.channels.delete(key);
       this.#channelManager.remove(key);
     }
+    // Once per pass, not per channel: nothing between here and the loops above awaits, so no request saw the old answers.
+    this.#addressesChanged();
   }
 
   /** The channel's Ready condition as of now: a durable backend can go away between reconciles. */
