@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../errors.js';
 import { InProcessTransport } from './in-process-transport.js';
-import type { AttemptAbort, PostResponse } from './post-handler.js';
+import type { AbortListener, AttemptAbort, PostResponse } from './post-handler.js';
 import type { PoolHandle, PostRequest, PostTransport } from './post-transport.js';
 import { bodyAt, startThread, TurnBatch, type FromThread, type ThreadData, type ToThread, type WireFailure, type WirePost, type WireResponse } from './thread-wire.js';
 
@@ -10,10 +10,19 @@ interface ThreadPool extends PoolHandle {
   readonly id: number;
 }
 
-interface Waiting {
-  readonly resolve: (r: PostResponse) => void;
-  readonly reject: (err: unknown) => void;
-  readonly abort: AttemptAbort;
+/** A post handed to the thread, until its answer comes back; its attempt's abort listener (no closure per post, see AttemptAbort). */
+class Waiting implements AbortListener {
+  constructor(
+    readonly id: number,
+    readonly resolve: (r: PostResponse) => void,
+    readonly reject: (err: unknown) => void,
+    readonly abort: AttemptAbort,
+    private readonly onAbort: (w: Waiting, reason: unknown) => void,
+  ) {}
+
+  abortWith(reason: unknown): void {
+    this.onAbort(this, reason);
+  }
 }
 
 /** A transport error from the delivery thread, with the name, message and code it had there. */
@@ -57,6 +66,14 @@ export class ThreadTransport implements PostTransport {
   readonly #dropped = new FinalizationRegistry<number>((id) => this.#closePool(id));
 
   readonly #startThread: (data: ThreadData) => Worker;
+  /** An aborted post: forgotten here, and the thread is told to abort its request. */
+  readonly #onAbort = (w: Waiting, reason: unknown): void => {
+    if (!this.#waiting.delete(w.id)) return;
+    this.#aborts.push(w.id);
+    this.#posts.schedule();
+    this.#idle();
+    w.reject(reason);
+  };
 
   /** `start` makes the thread (tests pass their own to stop it or to make it fail). */
   constructor(connections: number, log?: Logger, start: (data: ThreadData) => Worker = startThread) {
@@ -88,16 +105,11 @@ export class ThreadTransport implements PostTransport {
       if (this.#closed) return reject(new UnavailableError('the dispatcher is closed'));
       const worker = this.#worker ?? this.#start();
       const id = this.#nextId++;
-      this.#waiting.set(id, { resolve, reject, abort });
+      const w = new Waiting(id, resolve, reject, abort, this.#onAbort);
+      this.#waiting.set(id, w);
       // Held by the thread only while posts are in flight: an idle dispatcher never keeps the process up.
       if (this.#waiting.size === 1) worker.ref();
-      abort.onabort = (reason) => {
-        if (!this.#waiting.delete(id)) return;
-        this.#aborts.push(id);
-        this.#posts.schedule();
-        this.#idle();
-        reject(reason);
-      };
+      abort.listener = w;
       this.#posts.push([id, (pool as ThreadPool).id, r.origin, r.path, r.headers, r.timeoutMs, r.bodyLimit, this.#posts.offset, r.body.length], r.body);
     });
   }
@@ -176,7 +188,7 @@ export class ThreadTransport implements PostTransport {
       const w = this.#waiting.get(r[0]);
       if (!w) continue;
       this.#waiting.delete(r[0]);
-      w.abort.onabort = undefined;
+      w.abort.listener = undefined;
       if (r[1] === 0) {
         const [, , name, message, code] = r as WireFailure;
         w.reject(new DeliveryThreadError(name, message, code));
@@ -200,7 +212,7 @@ export class ThreadTransport implements PostTransport {
     this.#aborts = [];
     this.#idle();
     for (const w of waiting) {
-      w.abort.onabort = undefined;
+      w.abort.listener = undefined;
       w.reject(err);
     }
   }
