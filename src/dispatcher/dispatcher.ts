@@ -11,7 +11,8 @@ import { TRACING_OFF, type DeliveryDestination, type Tracing } from '../observab
 import { MAX_RETRY_DELAY_MS, retryDelayMs } from '../subscriptions/backoff.js';
 import type { DeliveryPolicy } from '../subscriptions/delivery-spec.js';
 import { MAX_ERROR_DATA_BYTES, deadLetterEvent } from './dead-letter-event.js';
-import { EMPTY, InFlightAttempts, isRetryableStatus, postEvent, type PostOptions } from './http-post.js';
+import { EMPTY, isRetryableStatus, postEvent, type PostOptions } from './http-post.js';
+import { InFlightAttempts } from './in-flight-attempts.js';
 import type { AttemptInfo, DeliveryObserver, DeliveryTarget, EndpointLease, LocalDelivery, OutcomeInfo, SendOptions, SendResult } from './types.js';
 import { InProcessTransport } from './in-process-transport.js';
 import { deliverLocally } from './local-delivery.js';

@@ -3,6 +3,7 @@ import { writeBinaryHeaders } from '../events/binary.js';
 import type { SluiceEvent } from '../events/types.js';
 import type { DeliverySpan } from '../observability/tracing.js';
 import type { SendResult } from './types.js';
+import { InFlightAttempts, type StartedAttempt } from './in-flight-attempts.js';
 import { AttemptAbort, type BodyLimit } from './post-handler.js';
 import type { PoolHandle } from './post-transport.js';
 
@@ -48,9 +49,7 @@ export async function postEvent(url: string, event: SluiceEvent, o: PostOptions)
   // keeps every derived signal reachable from a long-lived source on Node 20, which
   // would grow with every delivery; and an AbortController per attempt cost more than
   // the rest of our per-attempt work (measured): an AttemptAbort tells our own undici handler.
-  const abort = new AttemptAbort();
-  const unlink = link(o.signal, abort);
-  const timer = setTimeout(timeOut, o.timeoutMs, abort, url, o.timeoutMs);
+  const abort = startAttempt(o.signal, url, o.timeoutMs);
   let headers: SendResult['headers'] = {};
   try {
     // One object per request, in precedence order: extra headers, the event's, the hop's trace context.
@@ -86,8 +85,7 @@ export async function postEvent(url: string, event: SluiceEvent, o: PostOptions)
       traceparent: o.span?.headers.traceparent,
     };
   } finally {
-    clearTimeout(timer);
-    unlink();
+    abort.finish();
   }
 }
 
@@ -107,51 +105,27 @@ function splitUrl(url: string): { origin: string; path: string } {
   return hit;
 }
 
-/** The attempt timer's callback: one function for all attempts, no closure per attempt. */
-function timeOut(abort: AttemptAbort, url: string, timeoutMs: number): void {
-  abort.abort(new DeliveryTimeoutError(`no complete response from ${url} within ${timeoutMs} ms`));
+/** The attempt's abort source: the dispatcher's in-flight attempts (deadline and close() in one), or a caller's own signal. */
+function startAttempt(outer: AbortSignal | InFlightAttempts, url: string, timeoutMs: number): StartedAttempt {
+  return outer instanceof InFlightAttempts ? outer.start(url, timeoutMs) : new SignalAttempt(outer, url, timeoutMs);
 }
 
-/**
- * The attempts a dispatcher has in flight, aborted together by its close(): a Set entry
- * per attempt instead of an event listener per attempt on one long-lived AbortSignal.
- */
-export class InFlightAttempts {
-  #live = new Set<AttemptAbort>();
-  #reason: unknown = undefined;
-  #aborted = false;
+/** An attempt aborted by its own timer or by a caller's AbortSignal (one-off sends: not the per-event path). */
+class SignalAttempt extends AttemptAbort implements StartedAttempt {
+  readonly #timer: NodeJS.Timeout;
+  readonly #outer: AbortSignal;
+  readonly #onOuterAbort = (): void => this.abort(this.#outer.reason);
 
-  get aborted(): boolean {
-    return this.#aborted;
+  constructor(outer: AbortSignal, url: string, timeoutMs: number) {
+    super();
+    this.#outer = outer;
+    this.#timer = setTimeout(() => this.abort(new DeliveryTimeoutError(`no complete response from ${url} within ${timeoutMs} ms`)), timeoutMs);
+    if (outer.aborted) this.#onOuterAbort();
+    else outer.addEventListener('abort', this.#onOuterAbort, { once: true });
   }
 
-  abortAll(reason: unknown): void {
-    this.#aborted = true;
-    this.#reason = reason;
-    for (const a of this.#live) a.abort(reason);
-    this.#live.clear();
+  finish(): void {
+    clearTimeout(this.#timer);
+    this.#outer.removeEventListener('abort', this.#onOuterAbort);
   }
-
-  /** Tracks one attempt until the returned function is called. */
-  track(a: AttemptAbort): () => void {
-    if (this.#aborted) {
-      a.abort(this.#reason);
-      return noop;
-    }
-    this.#live.add(a);
-    return () => this.#live.delete(a);
-  }
-}
-
-const noop = (): void => undefined;
-
-function link(outer: AbortSignal | InFlightAttempts, a: AttemptAbort): () => void {
-  if (outer instanceof InFlightAttempts) return outer.track(a);
-  const onAbort = () => a.abort(outer.reason);
-  if (outer.aborted) {
-    onAbort();
-    return noop;
-  }
-  outer.addEventListener('abort', onAbort, { once: true });
-  return () => outer.removeEventListener('abort', onAbort);
 }
