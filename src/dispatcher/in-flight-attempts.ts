@@ -1,6 +1,9 @@
 import { DeliveryTimeoutError } from '../errors.js';
 import { AttemptAbort } from './post-handler.js';
 
+/** The longest delay node's setTimeout takes as given (2^31 - 1 ms, about 24.8 days). */
+export const TIMER_MAX_MS = 2 ** 31 - 1;
+
 /** One attempt's abort source, armed with its deadline from its start until `finish()` (always called, once the attempt settles). */
 export interface StartedAttempt extends AttemptAbort {
   finish(): void;
@@ -140,8 +143,10 @@ export class InFlightAttempts {
   #arm(at: number, now: number): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timerAt = at;
-    // Node's clock and performance.now() can differ by a millisecond: #sweep re-arms for what is not due yet.
-    this.#timer = setTimeout(this.#onTimer, Math.max(1, Math.ceil(at - now)));
+    // Node's clock and performance.now() can differ by a millisecond: #sweep re-arms for
+    // what is not due yet. A delivery timeout may be days long (`timeout: P30D`), past
+    // node's longest timer, which node would cut to 1 ms: wait the longest, then re-arm.
+    this.#timer = setTimeout(this.#onTimer, Math.min(TIMER_MAX_MS, Math.max(1, Math.ceil(at - now))));
   }
 
   #disarm(): void {

@@ -87,3 +87,21 @@ test('an attempt that finishes twice, or after abortAll, leaves the count right'
   b.finish();
   assert.equal(attempts.size, 0);
 });
+
+test('a timeout longer than node\'s longest timer (P30D) neither times out early nor spins the timer', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    const attempts = new InFlightAttempts();
+    const a = attempts.start('http://a/', 30 * 24 * 3600 * 1000);
+    await sleep(30);
+    assert.equal(a.aborted, false);
+    // Node cuts a longer delay to 1 ms and warns (TimeoutOverflowWarning): the timer would fire every millisecond.
+    assert.deepEqual(warnings, []);
+    a.finish();
+    assert.equal(attempts.size, 0);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
