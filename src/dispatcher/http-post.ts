@@ -1,9 +1,8 @@
-import { DeliveryTimeoutError } from '../errors.js';
 import { writeBinaryHeaders } from '../events/binary.js';
 import type { SluiceEvent } from '../events/types.js';
 import type { DeliverySpan } from '../observability/tracing.js';
 import type { SendResult } from './types.js';
-import { InFlightAttempts, TIMER_MAX_MS, type StartedAttempt } from './in-flight-attempts.js';
+import { attemptTimedOut, InFlightAttempts, TIMER_MAX_MS, type StartedAttempt } from './in-flight-attempts.js';
 import { AttemptAbort, type BodyLimit } from './post-handler.js';
 import type { PoolHandle } from './post-transport.js';
 
@@ -120,7 +119,7 @@ class SignalAttempt extends AttemptAbort implements StartedAttempt {
     super();
     this.#outer = outer;
     // Past node's longest timer the send waits that long (node would cut the delay to 1 ms).
-    this.#timer = setTimeout(() => this.abort(new DeliveryTimeoutError(`no complete response from ${url} within ${timeoutMs} ms`)), Math.min(timeoutMs, TIMER_MAX_MS));
+    this.#timer = setTimeout(() => this.abort(attemptTimedOut(url, timeoutMs)), Math.min(timeoutMs, TIMER_MAX_MS));
     if (outer.aborted) this.#onOuterAbort();
     else outer.addEventListener('abort', this.#onOuterAbort, { once: true });
   }

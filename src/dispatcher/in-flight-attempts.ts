@@ -4,6 +4,11 @@ import { AttemptAbort } from './post-handler.js';
 /** The longest delay node's setTimeout takes as given (2^31 - 1 ms, about 24.8 days). */
 export const TIMER_MAX_MS = 2 ** 31 - 1;
 
+/** Why an attempt was aborted at its deadline. */
+export function attemptTimedOut(url: string, timeoutMs: number): DeliveryTimeoutError {
+  return new DeliveryTimeoutError(`no complete response from ${url} within ${timeoutMs} ms`);
+}
+
 /** One attempt's abort source, armed with its deadline from its start until `finish()` (always called, once the attempt settles). */
 export interface StartedAttempt extends AttemptAbort {
   finish(): void;
@@ -34,7 +39,7 @@ class TrackedAttempt extends AttemptAbort implements StartedAttempt {
   }
 
   timeOut(): void {
-    this.abort(new DeliveryTimeoutError(`no complete response from ${this.url} within ${this.timeoutMs} ms`));
+    this.abort(attemptTimedOut(this.url, this.timeoutMs));
   }
 }
 
