@@ -22,9 +22,14 @@ interface Phase {
  * waking from zero) and is never evicted. Only when every other connection is younger
  * than `minPhaseMs` in its phase, or working, is the newcomer refused. Normal requests
  * take milliseconds, so they are never the oldest; attackers evict each other. The scan
- * happens only at the cap; per request the cost is a field update.
+ * happens only at the cap.
+ *
+ * Returns what the server's request handler calls first for every request: a second
+ * 'request' listener would make node copy its listener array on every request, and a
+ * `once('finish')` closure per request would add two more objects; per request the cost
+ * is now a map lookup and a field update.
  */
-export function governConnections(server: Server, maxConnections: number, minPhaseMs = DEFAULT_MIN_PHASE_MS): void {
+export function governConnections(server: Server, maxConnections: number, minPhaseMs = DEFAULT_MIN_PHASE_MS): (req: IncomingMessage, res: ServerResponse) => void {
   const phases = new Map<Socket, Phase>();
   server.on('connection', (socket: Socket) => {
     const now = Date.now();
@@ -48,15 +53,19 @@ export function governConnections(server: Server, maxConnections: number, minPha
     phases.set(socket, phase);
     socket.once('close', () => phases.delete(socket));
   });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  // One listener for every response: idle (keep-alive) from its end on. node has detached
+  // the socket from the response by now, but not from its request.
+  function markIdle(this: ServerResponse): void {
+    const phase = phases.get(this.req.socket);
+    if (!phase || phase.req !== this.req) return;
+    phase.since = Date.now();
+    phase.req = undefined;
+  }
+  return (req, res) => {
     const phase = phases.get(req.socket);
     if (!phase) return;
     phase.since = Date.now();
     phase.req = req;
-    res.once('finish', () => {
-      // Idle (keep-alive) from now on.
-      phase.since = Date.now();
-      phase.req = undefined;
-    });
-  });
+    res.on('finish', markIdle);
+  };
 }

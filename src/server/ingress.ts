@@ -149,8 +149,12 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
     // node's server with the events' fast path in front of fastify's handler (see createEventFastPath).
     serverFactory: (handler) => {
       const server = createServer({ headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: checkEveryMs }, (req, res) => {
+        governed(req, res);
         if (!fastPath(req, res)) handler(req, res);
       });
+      // Beyond the cap node closes new connections as they are accepted.
+      // At the cap the slowest connection makes room, so slow clients cannot lock normal ones out.
+      const governed = governConnections(server, limits.maxConnections);
       // What fastify would set on a server it made itself. Keep-alive clients (load generators, SDK emitters) reuse connections.
       server.keepAliveTimeout = limits.keepAliveTimeoutMs;
       server.requestTimeout = limits.requestTimeoutMs;
@@ -162,10 +166,6 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
     closing = true;
     done();
   });
-
-  // Beyond the cap node closes new connections as they are accepted.
-  // At the cap the slowest connection makes room, so slow clients cannot lock normal ones out.
-  governConnections(app.server, limits.maxConnections);
 
   // The built-in JSON parser would re-serialise bodies; events are kept as the bytes received.
   app.removeAllContentTypeParsers();
