@@ -57,8 +57,10 @@ export function invalidNameMessage(name: string, where?: string): string {
 /**
  * Checks a complete attribute set against CloudEvents 1.0; `prefix` starts every message
  * (e.g. `batch element 3: `). Throws InvalidEventError naming the first problem.
+ * `namesChecked`: every name was validated as it was read (binary mode's ce- headers),
+ * so only the values are checked again.
  */
-export function checkAttributes(attrs: Readonly<Record<string, unknown>>, prefix = ''): void {
+export function checkAttributes(attrs: Readonly<Record<string, unknown>>, prefix = '', namesChecked = false): void {
   for (const name of REQUIRED) {
     const v = attrs[name];
     if (v === undefined) fail(prefix, `missing required attribute "${name}"`);
@@ -72,7 +74,7 @@ export function checkAttributes(attrs: Readonly<Record<string, unknown>>, prefix
     if (attrs[name] === '') fail(prefix, `attribute "${name}" must not be empty when present`);
   }
   for (const name in attrs) {
-    if (!isValidExtensionName(name)) fail(prefix, invalidNameMessage(name));
+    if (!namesChecked && !isValidExtensionName(name)) fail(prefix, invalidNameMessage(name));
     const v = attrs[name];
     if (typeof v !== 'string') fail(prefix, `attribute "${name}" must be a string`);
     if (CONTROL.test(v)) {

@@ -75,7 +75,8 @@ export function eventFromBinary(headers: HttpHeaders, body: Buffer, contentType:
   // Content-Type is the datacontenttype; a stray ce-datacontenttype only counts without one.
   if (contentType !== undefined && contentType !== '') attributes.datacontenttype = contentType;
   if (attributes.traceparent === undefined) adoptTraceHeaders(headers, attributes);
-  checkAttributes(attributes);
+  // Names are checked as their headers are read (attributeName); the others are fixed ones.
+  checkAttributes(attributes, '', true);
   return body.length === 0 ? { attributes } : { attributes, data: body };
 }
 
