@@ -1,5 +1,5 @@
+import { InvalidOptionError } from '../errors.js';
 import type { DeliveryOutcome, DeliveryTarget, OutcomeInfo } from '../dispatcher/types.js';
-import { RingBuffer } from './ring-buffer.js';
 
 /** One delivery outcome as `GET /api/v1/deliveries` shows it. */
 export interface DeliveryRecordView {
@@ -27,79 +27,106 @@ export interface DeliveryQuery {
   limit: number;
 }
 
-/**
- * What the hot path stores: references and numbers only. The ISO time and the view
- * object are built when someone reads the log, not per delivery.
- */
-interface DeliveryRecord {
-  at: number;
-  target: DeliveryTarget;
-  id: string;
-  type: string;
-  source: string;
-  outcome: DeliveryOutcome;
-  attempts: number;
-  statusCode: number | undefined;
-  durationMs: number | undefined;
-}
-
 export interface DeliveryLogOptions {
   /** Recent delivery outcomes kept (default 1000). */
   capacity?: number;
 }
 
-/** Bounded history of delivery outcomes, fed by the dispatcher's DeliveryObserver. */
+// Event types and sources repeat for every delivery, but each request brings its own copy
+// of the string: the log keeps one copy of each (bounded, so a flood of distinct values
+// cannot grow it without end) instead of holding a new pair per delivery.
+const INTERNED_MAX = 1024;
+
+/**
+ * Bounded history of delivery outcomes, fed by the dispatcher's DeliveryObserver.
+ *
+ * Kept as columns (typed arrays for the numbers, arrays for the references) rather than
+ * one record object per delivery: at thousands of deliveries a second a record lives a
+ * few hundred milliseconds, long enough to be copied by every young-generation collection
+ * and then promoted, which the columns avoid. Only the event's id string is new per entry.
+ * The ISO time and the view objects are built when someone reads the log.
+ */
 export class DeliveryLog {
-  readonly #deliveries: RingBuffer<DeliveryRecord>;
+  readonly capacity: number;
+  readonly #at: Float64Array;
+  /** NaN: no attempt was made. */
+  readonly #durationMs: Float64Array;
+  readonly #attempts: Uint32Array;
+  /** 0: no response arrived. */
+  readonly #statusCode: Uint16Array;
+  readonly #target: Array<DeliveryTarget | undefined>;
+  readonly #outcome: Array<DeliveryOutcome | undefined>;
+  readonly #id: Array<string | undefined>;
+  readonly #type: Array<string | undefined>;
+  readonly #source: Array<string | undefined>;
+  readonly #interned = new Map<string, string>();
+  #next = 0;
+  #size = 0;
 
   constructor(options: DeliveryLogOptions = {}) {
-    this.#deliveries = new RingBuffer(options.capacity ?? 1000);
-  }
-
-  get capacity(): number {
-    return this.#deliveries.capacity;
+    const capacity = options.capacity ?? 1000;
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new InvalidOptionError(`the delivery log's capacity must be a positive integer, got ${String(capacity)}`);
+    this.capacity = capacity;
+    this.#at = new Float64Array(capacity);
+    this.#durationMs = new Float64Array(capacity);
+    this.#attempts = new Uint32Array(capacity);
+    this.#statusCode = new Uint16Array(capacity);
+    this.#target = new Array<DeliveryTarget | undefined>(capacity).fill(undefined);
+    this.#outcome = new Array<DeliveryOutcome | undefined>(capacity).fill(undefined);
+    this.#id = new Array<string | undefined>(capacity).fill(undefined);
+    this.#type = new Array<string | undefined>(capacity).fill(undefined);
+    this.#source = new Array<string | undefined>(capacity).fill(undefined);
   }
 
   record(info: OutcomeInfo, durationMs: number | undefined, at: number): void {
     const a = info.event.attributes;
-    const rec: DeliveryRecord = {
-      at,
-      target: info.target,
-      id: a.id ?? '',
-      type: a.type ?? '',
-      source: a.source ?? '',
-      outcome: info.outcome,
-      attempts: info.attempts,
-      statusCode: info.statusCode,
-      durationMs,
-    };
-    this.#deliveries.push(rec);
+    const i = this.#next;
+    this.#at[i] = at;
+    this.#durationMs[i] = durationMs ?? NaN;
+    this.#attempts[i] = info.attempts;
+    this.#statusCode[i] = info.statusCode ?? 0;
+    this.#target[i] = info.target;
+    this.#outcome[i] = info.outcome;
+    this.#id[i] = a.id ?? '';
+    this.#type[i] = this.#intern(a.type ?? '');
+    this.#source[i] = this.#intern(a.source ?? '');
+    this.#next = i + 1 === this.capacity ? 0 : i + 1;
+    if (this.#size < this.capacity) this.#size++;
   }
 
+  /** Up to `q.limit` outcomes of the selected targets, newest first. */
   deliveries(q: DeliveryQuery): DeliveryRecordView[] {
-    return this.#deliveries.newest(q.limit, matcher(q)).map(view);
+    const out: DeliveryRecordView[] = [];
+    for (let k = 1; k <= this.#size && out.length < q.limit; k++) {
+      const i = (this.#next - k + this.capacity) % this.capacity;
+      const t = this.#target[i]!;
+      if (q.namespace !== undefined && t.namespace !== q.namespace) continue;
+      if (q.resource !== undefined && t.resource !== q.resource) continue;
+      if (q.subscription !== undefined && t.subscription !== q.subscription) continue;
+      const statusCode = this.#statusCode[i]!;
+      const durationMs = this.#durationMs[i]!;
+      out.push({
+        time: new Date(this.#at[i]!).toISOString(),
+        namespace: t.namespace,
+        resource: t.resource,
+        subscription: t.subscription,
+        eventId: this.#id[i]!,
+        eventType: this.#type[i]!,
+        eventSource: this.#source[i]!,
+        outcome: this.#outcome[i]!,
+        attempts: this.#attempts[i]!,
+        statusCode: statusCode === 0 ? null : statusCode,
+        durationMs: Number.isNaN(durationMs) ? null : Math.round(durationMs * 100) / 100,
+      });
+    }
+    return out;
   }
-}
 
-function matcher(q: DeliveryQuery): (r: DeliveryRecord) => boolean {
-  return (r) =>
-    (q.namespace === undefined || r.target.namespace === q.namespace) &&
-    (q.resource === undefined || r.target.resource === q.resource) &&
-    (q.subscription === undefined || r.target.subscription === q.subscription);
-}
-
-function view(r: DeliveryRecord): DeliveryRecordView {
-  return {
-    time: new Date(r.at).toISOString(),
-    namespace: r.target.namespace,
-    resource: r.target.resource,
-    subscription: r.target.subscription,
-    eventId: r.id,
-    eventType: r.type,
-    eventSource: r.source,
-    outcome: r.outcome,
-    attempts: r.attempts,
-    statusCode: r.statusCode ?? null,
-    durationMs: r.durationMs === undefined ? null : Math.round(r.durationMs * 100) / 100,
-  };
+  #intern(value: string): string {
+    const known = this.#interned.get(value);
+    if (known !== undefined) return known;
+    if (this.#interned.size >= INTERNED_MAX) this.#interned.clear();
+    this.#interned.set(value, value);
+    return value;
+  }
 }
