@@ -36,6 +36,18 @@ export interface DeliveryLogOptions {
 // of the string: the log keeps one copy of each (bounded, so a flood of distinct values
 // cannot grow it without end) instead of holding a new pair per delivery.
 const INTERNED_MAX = 1024;
+/**
+ * Longest id, type or source kept, in characters: attribute values have no length limit
+ * (a structured event's can be as large as the request body), and the log must stay
+ * bounded in bytes, not only in entries. Longer ones are kept cut, marked with an ellipsis.
+ */
+export const LOGGED_TEXT_MAX = 256;
+
+/** `value`, or its first LOGGED_TEXT_MAX characters copied (a slice would keep the whole string alive) and marked. */
+function bounded(value: string): string {
+  if (value.length <= LOGGED_TEXT_MAX) return value;
+  return Buffer.from(value.slice(0, LOGGED_TEXT_MAX), 'utf8').toString('utf8') + '\u2026';
+}
 
 /**
  * Bounded history of delivery outcomes, fed by the dispatcher's DeliveryObserver.
@@ -87,7 +99,7 @@ export class DeliveryLog {
     this.#statusCode[i] = info.statusCode ?? 0;
     this.#target[i] = info.target;
     this.#outcome[i] = info.outcome;
-    this.#id[i] = a.id ?? '';
+    this.#id[i] = bounded(a.id ?? '');
     this.#type[i] = this.#intern(a.type ?? '');
     this.#source[i] = this.#intern(a.source ?? '');
     this.#next = i + 1 === this.capacity ? 0 : i + 1;
@@ -123,6 +135,7 @@ export class DeliveryLog {
   }
 
   #intern(value: string): string {
+    if (value.length > LOGGED_TEXT_MAX) return bounded(value);
     const known = this.#interned.get(value);
     if (known !== undefined) return known;
     if (this.#interned.size >= INTERNED_MAX) this.#interned.clear();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeliveryLog } from '../../src/inspector/delivery-log.js';
+import { DeliveryLog, LOGGED_TEXT_MAX } from '../../src/inspector/delivery-log.js';
 import { InvalidOptionError } from '../../src/errors.js';
 import type { DeliveryOutcome, DeliveryTarget, OutcomeInfo } from '../../src/dispatcher/types.js';
 
@@ -31,4 +31,19 @@ test('the delivery log keeps the newest outcomes up to its capacity, with null f
 
 test('the delivery log refuses a capacity that is not a positive integer', () => {
   for (const capacity of [0, -1, 1.5, Number.NaN]) assert.throws(() => new DeliveryLog({ capacity }), InvalidOptionError);
+});
+
+test('the delivery log keeps at most LOGGED_TEXT_MAX characters of an id, type or source, marked as cut', () => {
+  const log = new DeliveryLog({ capacity: 2 });
+  const long = 'x'.repeat(100_000);
+  const event = { attributes: { specversion: '1.0', id: `i${long}`, source: `s${long}`, type: `t${long}` } };
+  log.record({ target: target('a'), event, outcome: 'delivered', attempts: 1, statusCode: 202 } as OutcomeInfo, 1, 0);
+  const [d] = log.deliveries({ limit: 1 });
+  for (const [v, first] of [[d!.eventId, 'i'], [d!.eventSource, 's'], [d!.eventType, 't']] as const) {
+    assert.equal(v.length, LOGGED_TEXT_MAX + 1);
+    assert.equal(v, `${first}${'x'.repeat(LOGGED_TEXT_MAX - 1)}\u2026`);
+  }
+  const short = 'y'.repeat(LOGGED_TEXT_MAX);
+  log.record(info(target('a'), short, 'delivered', 1, 202), 1, 1);
+  assert.equal(log.deliveries({ limit: 1 })[0]!.eventId, short, 'a value at the limit is kept whole');
 });
