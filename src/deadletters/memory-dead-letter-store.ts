@@ -1,6 +1,7 @@
 import { InvalidOptionError } from '../errors.js';
 import type { DeliveryObserver, DeliveryTarget, OutcomeInfo } from '../dispatcher/types.js';
 import type { SluiceEvent } from '../events/types.js';
+import { eventBytes } from '../events/event-bytes.js';
 import {
   matchesFilter,
   matchesOwner,
@@ -15,7 +16,12 @@ import {
 export interface MemoryDeadLetterStoreOptions {
   /** Entries kept (default 200, as the inspector keeps); the oldest make room. */
   capacity?: number;
-  /** Data bytes kept in all entries together (default 16 MiB); the oldest entries make room. */
+  /**
+   * Bytes kept in all entries together (default 16 MiB), as eventBytes() counts them: data,
+   * attributes and a fixed overhead. Attributes count because they have no length limit of
+   * their own (a structured event's can be as large as its request body). The oldest
+   * entries make room.
+   */
   maxBytes?: number;
   /** An event with more data than this (default 1 MiB) is kept with its first 4 KiB only, listed but not redrivable. */
   maxEventBytes?: number;
@@ -79,7 +85,7 @@ export class MemoryDeadLetterStore implements DeadLetterStore, DeliveryObserver 
       redrivable,
     };
     this.#entries.set(entry.entryId, entry);
-    this.#bytes += data?.length ?? 0;
+    this.#bytes += eventBytes(entry.event);
     while (this.#entries.size > this.capacity || (this.#bytes > this.maxBytes && this.#entries.size > 1)) this.#evictOldest();
     return entry;
   }
@@ -108,7 +114,7 @@ export class MemoryDeadLetterStore implements DeadLetterStore, DeliveryObserver 
     if (first.done) return;
     const e = this.#entries.get(first.value)!;
     this.#entries.delete(first.value);
-    this.#bytes -= e.event.data?.length ?? 0;
+    this.#bytes -= eventBytes(e.event);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { SluiceEvent } from '../../events/types.js';
+import type { SluiceEvent } from './types.js';
 
 /**
  * Per-event bookkeeping that a held event costs besides its data and attribute strings

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryDeadLetterStore, redrivenEvent, parseSubscriptionRef, type DeadLetterOwner } from '../../src/deadletters/index.js';
+import { eventBytes } from '../../src/events/event-bytes.js';
 
 const owner: DeadLetterOwner = { kind: 'Subscription', namespace: 'default', name: 'sub', resource: 'orders' };
 const meta = { attempts: 1, statusCode: 500, deadLetterUri: 'http://dls/' };
@@ -16,13 +17,22 @@ describe('MemoryDeadLetterStore', () => {
   });
 
   test('bounded by bytes; an event larger than maxEventBytes is kept truncated and not redrivable', () => {
-    const store = new MemoryDeadLetterStore({ maxBytes: 10, maxEventBytes: 8 });
+    // Room for the first two entries together, as eventBytes counts them.
+    const store = new MemoryDeadLetterStore({ maxBytes: 2 * eventBytes(ev('a', '12345')), maxEventBytes: 8 });
     store.add(owner, ev('a', '12345'), meta);
     store.add(owner, ev('b', '12345'), meta);
     store.add(owner, ev('c', '123'), meta);
     assert.deepEqual(store.list().map((e) => e.event.attributes.id), ['c', 'b'], 'a made room');
     const big = store.add(owner, ev('big', 'x'.repeat(9)), meta);
     assert.equal(big.redrivable, false);
+  });
+
+  test('attributes count toward the byte bound: dead letters with huge attributes cannot outgrow it', () => {
+    const store = new MemoryDeadLetterStore({ maxBytes: 1024 * 1024 });
+    const huge = (id: string) => ({ attributes: { ...ev(id).attributes, subject: 'x'.repeat(200_000) } });
+    for (let i = 1; i <= 10; i++) store.add(owner, huge(`h${i}`), meta);
+    // 400 KB each (UTF-16): two fit in 1 MiB, and the newest are the ones kept.
+    assert.deepEqual(store.list().map((e) => e.event.attributes.id), ['h10', 'h9']);
   });
 
   test('filters by owner and attributes; markRedriven claims once', () => {

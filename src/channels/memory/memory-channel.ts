@@ -11,7 +11,7 @@ import type {
 } from '../channel.js';
 import { ChannelFullError, InvalidOptionError, PayloadTooLargeError, UnavailableError } from '../../errors.js';
 import { BufferBudget } from './buffer-budget.js';
-import { eventBytes } from './event-bytes.js';
+import { eventBytes } from '../../events/event-bytes.js';
 
 export const DEFAULT_MEMORY_CAPACITY = 10_000;
 export const DEFAULT_MEMORY_CAPACITY_BYTES = 64 * 1024 * 1024;
