@@ -1,7 +1,5 @@
 import type { ServerResponse } from 'node:http';
 
-const ACCEPTED_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-length': '0' });
-
 /**
  * The 202s of one turn of the event loop, written together once node has read every
  * request that was ready (setImmediate runs after the poll phase). Each write to a
@@ -19,7 +17,9 @@ export class AcceptedAnswers {
     this.#waiting = [];
     for (const res of waiting) {
       try {
-        res.writeHead(202, ACCEPTED_HEADERS);
+        // end() with no body and no headers set writes `Content-Length: 0` itself, without
+        // the name and value checks writeHead(202, headers) makes on every answer.
+        res.statusCode = 202;
         res.end();
       } catch {
         // One that cannot take its answer (answered already, or node gave up on it): the others still get theirs.
