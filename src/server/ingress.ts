@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { STATUS_CODES, createServer } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -148,13 +148,15 @@ export function createIngressApp(options: IngressOptions): FastifyInstance {
     clientErrorHandler: (err, socket) => answerClientError(err, socket, limits, options.logger),
     // node's server with the events' fast path in front of fastify's handler (see createEventFastPath).
     serverFactory: (handler) => {
-      const server = createServer({ headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: checkEveryMs }, (req, res) => {
-        governed(req, res);
-        if (!fastPath(req, res)) handler(req, res);
-      });
+      const server = createServer({ headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: checkEveryMs });
       // Beyond the cap node closes new connections as they are accepted.
       // At the cap the slowest connection makes room, so slow clients cannot lock normal ones out.
       const governed = governConnections(server, limits.maxConnections);
+      // The only 'request' listener: the governor first, then the fast path or fastify.
+      server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        governed(req, res);
+        if (!fastPath(req, res)) handler(req, res);
+      });
       // What fastify would set on a server it made itself. Keep-alive clients (load generators, SDK emitters) reuse connections.
       server.keepAliveTimeout = limits.keepAliveTimeoutMs;
       server.requestTimeout = limits.requestTimeoutMs;
