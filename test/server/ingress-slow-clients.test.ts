@@ -69,7 +69,7 @@ describe('ingress under slow clients', () => {
   after(async () => { await sink.close(); });
 
   test('stalled and trickling bodies get 408 and are closed within the request timeout, while normal events keep flowing', async () => {
-    const sluice = await startSluice(YAML.replace('%SINK%', sink.url), { ingressLimits: { headersTimeoutMs: 300, requestTimeoutMs: 600, idleTimeoutMs: 5000 } });
+    const sluice = await startSluice(YAML.replace('%SINK%', sink.url), { ingressLimits: { headersTimeoutMs: 1000, requestTimeoutMs: 1500, idleTimeoutMs: 5000 } });
     try {
       const port = Number(new URL(sluice.url).port);
       const host = `127.0.0.1:${port}`;
@@ -84,21 +84,21 @@ describe('ingress under slow clients', () => {
         ...Array.from({ length: 10 }, () => slowClient(port, `POST /channels/default/c HTTP/1.1\r\nHost: ${host}\r\n`, 100)),
         ...Array.from({ length: 10 }, () => slowClient(port, '')),
       ]);
-      // Normal clients are served while the slow ones hang on.
-      const statuses: number[] = [];
-      for (let i = 0; i < 20; i++) statuses.push(await postEvent(sluice.url));
+      // Normal clients are served while the slow ones hang on (the timeouts leave a loaded
+      // machine a second for these 20 round trips).
+      const statuses = await Promise.all(Array.from({ length: 20 }, () => postEvent(sluice.url)));
       assert.ok(slow.every((c) => !c.socket.destroyed), 'the slow clients were still open while normal events were sent');
       assert.deepEqual(statuses, Array(20).fill(202));
       await sink.waitFor(before + 20);
 
       const closedAfter = await Promise.all(slow.map((c) => c.closed));
-      // 600 ms plus node's deadline check interval (150 ms here) plus scheduling slack.
-      assert.ok(Math.max(...closedAfter) < 2000, `slow clients closed after ${Math.max(...closedAfter)} ms`);
+      // 1500 ms plus node's deadline check interval (250 ms here) plus scheduling slack.
+      assert.ok(Math.max(...closedAfter) < 3000, `slow clients closed after ${Math.max(...closedAfter)} ms`);
       for (const c of slow) {
         assert.match(c.received(), /^HTTP\/1\.1 408 /, 'a timed-out request is answered 408');
         assert.match(c.received(), /\r\n\r\n\{"error":"the request was not received in time[^"]*","reason":"SLUICE_ERR_REQUEST_TIMEOUT"\}$/);
       }
-      assert.ok(Date.now() - opened < 3000);
+      assert.ok(Date.now() - opened < 4000);
       // And service goes on.
       assert.equal(await postEvent(sluice.url), 202);
     } finally {
